@@ -1,0 +1,180 @@
+"""The ``veil`` command: thin shells over the Python API, so CLI and notebook behave the same."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from veil.cli import audit, keys
+from veil.cli.common import Options, options, out, print_json
+from veil.keys import generate_key_file
+from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE, DatasetVersion, Workspace
+
+app = typer.Typer(
+    help="veil: learn from sensitive personal data without exposing the people in it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace: Annotated[Path, typer.Option(
+        "--workspace", "-w", envvar="VEIL_WORKSPACE", help="Workspace directory.")] = Path(
+        "veil-workspace"),
+    key_file: Annotated[Path | None, typer.Option(
+        envvar="VEIL_KEY_FILE", help="Master key file (else VEIL_MASTER_KEY, VEIL_PASSPHRASE "
+        "or a prompt).")] = None,
+    actor: Annotated[str, typer.Option(envvar="VEIL_ACTOR", help="Who acts (logged).")] = (
+        DEFAULT_ACTOR),
+    purpose: Annotated[str, typer.Option(envvar="VEIL_PURPOSE", help="Why (logged).")] = (
+        DEFAULT_PURPOSE),
+) -> None:
+    """Exit codes: 0 ok, 1 other veil error, 2 bad input or unknown name, 3 key problem,
+    4 integrity failure (tampering or corruption)."""
+    ctx.obj = Options(workspace, key_file, actor, purpose)
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=out, transient=True)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    new_key_file: Annotated[Path | None, typer.Option(
+        help="Generate a new master key file here and use it.")] = None,
+) -> None:
+    """Create a new, empty workspace."""
+    opts = options(ctx)
+    if new_key_file is not None:
+        generate_key_file(new_key_file)
+        args: dict = {"key_file": new_key_file}
+    else:
+        args = opts.key_args(confirm=True)
+    with Workspace.create(opts.workspace, actor=opts.actor, **args) as ws:
+        out.print(f"created workspace {ws.path} (ledger key {ws.ledger.public_key.hex()[:16]}…)")
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file.")],
+    name: Annotated[str, typer.Option(help="Dataset name.")],
+    subject_id: Annotated[str, typer.Option(help="Column that identifies the data subject.")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, tsv or parquet.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Validate, fingerprint, encrypt and register a file as a new dataset version."""
+    opts = options(ctx)
+    with opts.open() as ws, _progress() as progress:
+        progress.add_task(f"ingesting {source.name}", total=None)
+        version = ws.ingest(source, name, subject_id=subject_id, format=fmt, actor=opts.actor,
+                            purpose=opts.purpose)
+    if as_json:
+        print_json(version.to_dict())
+    else:
+        out.print(f"{version.ref}: {version.rows} rows, {len(version.schema)} columns, "
+                  f"fingerprint {version.fingerprint[:16]}…")
+
+
+def _versions_table(versions: list[DatasetVersion]) -> Table:
+    table = Table("dataset", "version", "rows", "columns", "subject id", "fingerprint",
+                  "created", "state")
+    for v in versions:
+        table.add_row(v.dataset, str(v.version), str(v.rows), str(len(v.schema)), v.subject_id,
+                      v.fingerprint[:16], v.created[:19], "shredded" if v.destroyed else "live")
+    return table
+
+
+@app.command()
+def datasets(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """List datasets with their newest version."""
+    with options(ctx).open() as ws:
+        found = ws.datasets()
+    if as_json:
+        print_json([v.to_dict() for v in found])
+    else:
+        out.print(_versions_table(found))
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
+    rows: Annotated[int, typer.Option(min=0, help="Also print the first N rows (logged as "
+                                      "a read).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Describe a dataset: its versions, schema and provenance."""
+    opts = options(ctx)
+    with opts.open() as ws:
+        record = ws.version(name, version)
+        history = ws.versions(name)
+        frame = (ws.read(name, record.version, actor=opts.actor, purpose=opts.purpose).head(rows)
+                 if rows else None)
+    if as_json:
+        data = record.to_dict() | {"versions": [v.version for v in history]}
+        if frame is not None:
+            data["rows_preview"] = frame.to_dicts()
+        print_json(data)
+        return
+    out.print(_versions_table(history))
+    schema = Table("column", "type", title=f"{record.ref} schema")
+    for column, dtype in record.schema.items():
+        schema.add_row(column + (" (subject id)" if column == record.subject_id else ""), dtype)
+    out.print(schema)
+    out.print(f"provenance: {record.provenance}")
+    if frame is not None:
+        out.print(frame)
+
+
+@app.command()
+def destroy(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    version: Annotated[int, typer.Argument(help="Version to crypto-shred.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm; this cannot be undone.")] = False,
+) -> None:
+    """Crypto-shred one dataset version: its key is erased and its data is gone for good."""
+    if not yes:
+        typer.confirm(f"Destroy {name}@{version} for good?", abort=True)
+    opts = options(ctx)
+    with opts.open() as ws:
+        record = ws.destroy(name, version, actor=opts.actor, purpose=opts.purpose)
+    out.print(f"{record.ref} destroyed at {record.destroyed}")
+
+
+@app.command()
+def demo(
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Where to build the demo "
+                                            "workspace.")] = Path("veil-demo"),
+    patients: Annotated[int, typer.Option(min=1, help="Synthetic patients.")] = 30_000,
+    seed: Annotated[int, typer.Option(help="Seed for the synthetic data.")] = 20261123,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier demo workspace.")] = False,
+) -> None:
+    """Generate synthetic patients into a fresh workspace and run veil end to end on them."""
+    from veil.demo.pipeline import run_demo  # the demo pulls in Faker; keep other commands light
+
+    key_file = Path(os.environ.get("VEIL_KEY_FILE") or workspace.with_suffix(".key"))
+    with _progress() as progress:
+        summary = run_demo(workspace, patients=patients, seed=seed, overwrite=overwrite,
+                           key_file=key_file, progress=progress)
+    table = Table("step", "result", "seconds", title="veil demo")
+    for step in summary.steps:
+        table.add_row(step.name, step.result, f"{step.seconds:.2f}")
+    out.print(table)
+    out.print(f"workspace: {workspace}  key file: {key_file}")

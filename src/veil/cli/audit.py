@@ -1,0 +1,140 @@
+"""``veil audit``: verify the ledger, read it, and hand out proofs a third party can check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from veil.cli.common import options, out, print_json
+from veil.errors import InputError
+from veil.ledger import (
+    ConsistencyProof,
+    SignedTreeHead,
+    proof_from_dict,
+    verify_consistency,
+    verify_inclusion,
+)
+
+app = typer.Typer(help="Verify the audit ledger and prove entries to third parties.",
+                  no_args_is_help=True)
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        msg = f"{what} file {path} does not exist"
+        raise InputError(msg) from None
+    except (OSError, ValueError) as exc:
+        msg = f"{what} file {path} is not valid JSON: {exc}"
+        raise InputError(msg) from None
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    trusted: Annotated[list[Path] | None, typer.Option(
+        help="A signed head saved earlier (`veil audit head`); repeatable.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recompute every entry, chain link, tree node and signed root."""
+    heads = [SignedTreeHead.from_dict(_read_json(p, "head")) for p in trusted or []]
+    with options(ctx).open(check_ledger=False) as ws:
+        result = ws.verify(heads)
+    summary = {"ok": True, "entries": result.entries, "nodes": result.nodes,
+               "heads": result.heads, "root": result.root.hex()}
+    if as_json:
+        print_json(summary)
+    else:
+        out.print(f"[green]ledger verified[/]: {result.entries} entries, {result.nodes} tree "
+                  f"nodes, {result.heads} signed head(s); root {result.root.hex()[:16]}…")
+
+
+@app.command()
+def log(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="Show the newest N entries.")] = 20,
+    action: Annotated[str | None, typer.Option(help="Only entries with this action.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show the newest ledger entries."""
+    with options(ctx).open() as ws:
+        entries = [e for e in ws.ledger.entries() if action in (None, e.action)][-limit:]
+    if as_json:
+        print_json([e.to_dict() for e in entries])
+        return
+    table = Table("seq", "time", "actor", "action", "resource", "purpose", "hash")
+    for e in entries:
+        table.add_row(str(e.seq), e.time[:19], e.actor, e.action, e.resource, e.purpose,
+                      e.entry_hash.hex()[:12])
+    out.print(table)
+
+
+@app.command()
+def head(ctx: typer.Context) -> None:
+    """Print the current signed tree head (JSON); keep it to check the log later."""
+    with options(ctx).open() as ws:
+        print_json(ws.ledger.head().to_dict())  # type: ignore[union-attr]
+
+
+@app.command()
+def pubkey(ctx: typer.Context) -> None:
+    """Print the ledger's Ed25519 public key (hex), all a third party needs to check proofs."""
+    with options(ctx).open() as ws:
+        out.print(ws.ledger.public_key.hex())
+
+
+@app.command()
+def prove(
+    ctx: typer.Context,
+    seq: Annotated[int | None, typer.Argument(help="Entry to prove included.")] = None,
+    since: Annotated[int | None, typer.Option(
+        help="Prove the log of this many entries is a prefix of the current one.")] = None,
+    output: Annotated[Path | None, typer.Option("--out", help="Write the proof here.")] = None,
+) -> None:
+    """Make an inclusion proof (SEQ) or a consistency proof (--since N), as JSON."""
+    if (seq is None) == (since is None):
+        raise InputError("give either an entry number SEQ or --since N, not both or neither")
+    with options(ctx).open() as ws:
+        proof = (ws.ledger.prove_inclusion(seq) if seq is not None
+                 else ws.ledger.prove_consistency(since))  # type: ignore[arg-type]
+    text = json.dumps(proof.to_dict(), indent=2)
+    if output:
+        output.write_text(text + "\n")
+        out.print(f"proof written to {output}")
+    else:
+        print(text)
+
+
+@app.command()
+def check(
+    proof_file: Annotated[Path, typer.Argument(help="A proof from `veil audit prove`.")],
+    public_key: Annotated[str, typer.Option(help="Hex Ed25519 key, or a file holding it.")],
+    trusted: Annotated[Path | None, typer.Option(
+        help="For consistency proofs: the head you recorded for the old size.")] = None,
+) -> None:
+    """Check a proof with only the ledger's public key; needs no workspace."""
+    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
+    try:
+        key = bytes.fromhex(key_text.strip())
+    except ValueError:
+        raise InputError("--public-key must be hex or a file holding hex") from None
+    proof = proof_from_dict(_read_json(proof_file, "proof"))
+    if isinstance(proof, ConsistencyProof):
+        old_root = None
+        if trusted is not None:
+            old = SignedTreeHead.from_dict(_read_json(trusted, "head"))
+            if old.size != proof.old_size or not old.is_valid(key):
+                raise InputError("the trusted head is not a valid head for the proof's old size")
+            old_root = old.root
+        verify_consistency(proof, key, trusted_old_root=old_root)
+        out.print(f"[green]valid[/]: the log of {proof.old_size} entries is a prefix of the "
+                  f"signed log of {proof.head.size}")
+    else:
+        verify_inclusion(proof, key)
+        out.print(f"[green]valid[/]: entry {proof.entry.seq} ({proof.entry.action} "
+                  f"{proof.entry.resource}) is in the signed log of {proof.head.size} entries")

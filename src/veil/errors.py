@@ -1,0 +1,86 @@
+"""One exception hierarchy for veil, so callers choose the level they catch.
+
+::
+
+    VeilError                      code
+    ├── InputError                 input.*        the caller's input is wrong; nothing was written
+    │   ├── MalformedSourceError   input.malformed    unreadable, ragged, empty or badly encoded
+    │   ├── SchemaError            input.schema       missing/null subject ids, unsupported types
+    │   └── InvalidNameError       input.name         a dataset name that is not allowed
+    ├── NotFoundError              notfound       a workspace, dataset, version or entry is unknown
+    ├── WorkspaceError             workspace      the workspace cannot be created or opened as asked
+    ├── KeyringError               keys.*         master key missing or wrong, data key destroyed
+    │   ├── MasterKeyUnavailableError keys.unavailable  no passphrase, key file or env key
+    │   ├── WrongMasterKeyError    keys.wrong         the key material does not open this workspace
+    │   └── KeyDestroyedError      keys.destroyed     crypto-shredded; the data is gone for good
+    └── IntegrityError             integrity.*    stored bytes or records changed behind veil's back
+        ├── VaultIntegrityError    integrity.vault    a vault file fails authentication
+        └── LedgerIntegrityError   integrity.ledger   the audit ledger fails verification
+
+Verification failures of vault files say only *which file* failed, never which check, so an
+attacker learns nothing from the message; caller mistakes get messages that say how to fix them.
+"""
+
+from __future__ import annotations
+
+
+class VeilError(Exception):
+    """Root of every error veil raises on purpose; ``code`` is stable and machine-readable."""
+
+    code = "veil"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(VeilError):
+    code = "input"
+
+
+class MalformedSourceError(InputError):
+    code = "input.malformed"
+
+
+class SchemaError(InputError):
+    code = "input.schema"
+
+
+class InvalidNameError(InputError):
+    code = "input.name"
+
+
+class NotFoundError(VeilError):
+    code = "notfound"
+
+
+class WorkspaceError(VeilError):
+    code = "workspace"
+
+
+class KeyringError(VeilError):
+    code = "keys"
+
+
+class MasterKeyUnavailableError(KeyringError):
+    code = "keys.unavailable"
+
+
+class WrongMasterKeyError(KeyringError):
+    code = "keys.wrong"
+
+
+class KeyDestroyedError(KeyringError):
+    code = "keys.destroyed"
+
+
+class IntegrityError(VeilError):
+    code = "integrity"
+
+
+class VaultIntegrityError(IntegrityError):
+    code = "integrity.vault"
+
+
+class LedgerIntegrityError(IntegrityError):
+    code = "integrity.ledger"

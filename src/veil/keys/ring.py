@@ -1,0 +1,169 @@
+"""The key ring: per-version data keys and the ledger signing key, wrapped under the master key.
+
+Envelope scheme (composed from ``cryptography``'s AES-256-GCM, no new primitive):
+``wrapped = nonce(12) || AESGCM(master).encrypt(nonce, key, aad="veil-key-v1|" + key_id)``.
+The key id in the associated data stops a wrapped key from being moved to another id. A check
+value (a constant sealed the same way) tells a wrong master key apart from a corrupt ring.
+Rotation re-wraps every live key under a new master key in the caller's transaction; data files
+are untouched. Destroying a key deletes its wrapped bytes with ``secure_delete`` on, so the data
+it protected is gone for good (crypto-shredding).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from veil.errors import (
+    IntegrityError,
+    KeyDestroyedError,
+    NotFoundError,
+    WrongMasterKeyError,
+)
+from veil.keys.master import Argon2Params, MasterKey
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    key_id    TEXT PRIMARY KEY,
+    kind      TEXT NOT NULL CHECK (kind IN ('data', 'signing')),
+    wrapped   BLOB,
+    created   TEXT NOT NULL,
+    destroyed TEXT
+);
+"""
+_NONCE = 12
+_CHECK_ID = "master-check"
+_CHECK_PLAINTEXT = b"veil master key check v1"
+SIGNING_KEY_ID = "ledger-signing"
+
+
+def _wrap(master: MasterKey, key_id: str, key: bytes) -> bytes:
+    nonce = os.urandom(_NONCE)
+    return nonce + AESGCM(master.key).encrypt(nonce, key, f"veil-key-v1|{key_id}".encode())
+
+
+def _unwrap(master: MasterKey, key_id: str, wrapped: bytes) -> bytes:
+    aad = f"veil-key-v1|{key_id}".encode()
+    return AESGCM(master.key).decrypt(wrapped[:_NONCE], wrapped[_NONCE:], aad)
+
+
+class KeyRing:
+    """Wrapped keys in the catalog; every method runs inside the caller's SQLite transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, master: MasterKey) -> None:
+        self._conn = conn
+        self._master = master
+
+    # -- set-up -------------------------------------------------------------------------------
+    @classmethod
+    def initialise(cls, conn: sqlite3.Connection, master: MasterKey, now: str) -> KeyRing:
+        """Fill a new catalog's ring (tables from ``SCHEMA``): check value, KDF params and a
+        ledger signing key."""
+        ring = cls(conn, master)
+        ring._store_master_meta(master)
+        signing = Ed25519PrivateKey.generate().private_bytes_raw()
+        ring._insert(SIGNING_KEY_ID, "signing", signing, now)
+        return ring
+
+    @classmethod
+    def unlock(
+        cls, conn: sqlite3.Connection, resolve: Callable[[Argon2Params | None], MasterKey]
+    ) -> KeyRing:
+        """Derive the master key with the stored KDF params and prove it with the check value."""
+        params = cls.stored_kdf(conn)
+        master = resolve(params)
+        check = conn.execute("SELECT value FROM meta WHERE key = ?", (_CHECK_ID,)).fetchone()
+        if check is None:
+            raise IntegrityError("the catalog has no master-key check value")
+        try:
+            ok = _unwrap(master, _CHECK_ID, check[0]) == _CHECK_PLAINTEXT
+        except InvalidTag:
+            ok = False
+        if not ok:
+            msg = "the passphrase or key does not open this workspace"
+            raise WrongMasterKeyError(msg)
+        return cls(conn, master)
+
+    @staticmethod
+    def stored_kdf(conn: sqlite3.Connection) -> Argon2Params | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'kdf'").fetchone()
+        if row is None or row[0] in (None, b"null", "null"):
+            return None
+        return Argon2Params(**json.loads(row[0]))
+
+    def _store_master_meta(self, master: MasterKey) -> None:
+        kdf = json.dumps(master.kdf.to_dict() if master.kdf else None)
+        self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('kdf', ?)", (kdf,))
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            (_CHECK_ID, _wrap(master, _CHECK_ID, _CHECK_PLAINTEXT)),
+        )
+
+    # -- data keys ----------------------------------------------------------------------------
+    def _insert(self, key_id: str, kind: str, key: bytes, now: str) -> None:
+        self._conn.execute(
+            "INSERT INTO keys(key_id, kind, wrapped, created) VALUES (?, ?, ?, ?)",
+            (key_id, kind, _wrap(self._master, key_id, key), now),
+        )
+
+    @staticmethod
+    def generate_data_key() -> bytes:
+        """A fresh AES-256 key, to seal one vault file and then be added (wrapped) to the ring."""
+        return AESGCM.generate_key(bit_length=256)
+
+    def add_data_key(self, key_id: str, key: bytes, now: str) -> None:
+        self._insert(key_id, "data", key, now)
+
+    def data_key(self, key_id: str) -> bytes:
+        return self._get(key_id)
+
+    def _get(self, key_id: str) -> bytes:
+        row = self._conn.execute(
+            "SELECT wrapped, destroyed FROM keys WHERE key_id = ?", (key_id,)
+        ).fetchone()
+        if row is None:
+            msg = f"key {key_id} is not in the key ring"
+            raise NotFoundError(msg)
+        if row[1] is not None:
+            msg = f"key {key_id} was destroyed on {row[1]}; the data it protected is unreadable"
+            raise KeyDestroyedError(msg)
+        try:
+            return _unwrap(self._master, key_id, row[0])
+        except InvalidTag:
+            msg = f"wrapped key {key_id} fails authentication"
+            raise IntegrityError(msg) from None
+
+    def destroy(self, key_id: str, now: str) -> None:
+        """Crypto-shred: forget the wrapped key bytes; SQLite overwrites the freed page."""
+        self._get(key_id)  # raises if unknown or already destroyed
+        self._conn.execute("PRAGMA secure_delete = ON")
+        self._conn.execute(
+            "UPDATE keys SET wrapped = NULL, destroyed = ? WHERE key_id = ?", (now, key_id)
+        )
+
+    # -- signing key --------------------------------------------------------------------------
+    def signing_key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self._get(SIGNING_KEY_ID))
+
+    def public_key_bytes(self) -> bytes:
+        return self.signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    # -- rotation -----------------------------------------------------------------------------
+    def rotate(self, new_master: MasterKey) -> int:
+        """Re-wrap every live key under ``new_master``; returns how many keys were re-wrapped."""
+        rows = self._conn.execute(
+            "SELECT key_id FROM keys WHERE destroyed IS NULL ORDER BY key_id"
+        ).fetchall()
+        rewrapped = [(_wrap(new_master, kid, self._get(kid)), kid) for (kid,) in rows]
+        self._conn.execute("PRAGMA secure_delete = ON")
+        self._conn.executemany("UPDATE keys SET wrapped = ? WHERE key_id = ?", rewrapped)
+        self._master = new_master
+        self._store_master_meta(new_master)
+        return len(rewrapped)

@@ -1,0 +1,292 @@
+"""The append-only audit log: a hash chain and an RFC 6962 Merkle tree in SQLite, signed heads.
+
+Tables live in the workspace catalog so that an operation and its audit entry commit in one
+transaction: either both exist or neither does. Besides the entries the log stores every complete
+aligned subtree hash (``ledger_nodes``), which makes roots and proofs O(log n) lookups, and the
+latest signed tree head. After each commit the head is also written to a file beside the catalog;
+a catalog rolled back to an older state (rows deleted behind that head) then fails ``verify``.
+Auditors should keep heads they are shown and pass them back as ``trusted`` heads: only an outside
+copy can prove that the workspace owner did not rewrite history as a whole.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from veil._atomic import atomic_write
+from veil.errors import IntegrityError, LedgerIntegrityError, NotFoundError
+from veil.ledger import merkle
+from veil.ledger.entry import GENESIS, Entry, encode, params_json
+from veil.ledger.proofs import ConsistencyProof, InclusionProof, SignedTreeHead
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger (
+    seq        INTEGER PRIMARY KEY,
+    time       TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    resource   TEXT NOT NULL,
+    purpose    TEXT NOT NULL,
+    params     TEXT NOT NULL,
+    prev_hash  BLOB NOT NULL,
+    entry_hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_nodes (
+    level INTEGER NOT NULL,
+    idx   INTEGER NOT NULL,
+    hash  BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_head (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    size      INTEGER NOT NULL,
+    root      BLOB NOT NULL,
+    time      TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+"""
+_COLUMNS = "seq, time, actor, action, resource, purpose, params, prev_hash, entry_hash"
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a caller wants logged; the ledger adds sequence, time and hashes."""
+
+    actor: str
+    action: str
+    resource: str
+    purpose: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``verify`` checked: entries, stored subtree nodes and heads (signed or trusted)."""
+
+    entries: int
+    nodes: int
+    heads: int
+    root: bytes
+
+
+class Ledger:
+    """The workspace's audit ledger. Appends run inside the caller's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, signing_key: Ed25519PrivateKey,
+                 head_path: Path) -> None:
+        self._conn = conn
+        self._key = signing_key
+        self.public_key = signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.head_path = head_path
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM ledger").fetchone()[0]
+
+    def head(self) -> SignedTreeHead | None:
+        row = self._conn.execute(
+            "SELECT size, root, time, signature FROM ledger_head WHERE id = 1"
+        ).fetchone()
+        return SignedTreeHead(*row) if row else None
+
+    def entries(self, start: int = 1, stop: int | None = None) -> Iterator[Entry]:
+        """Entries with ``start <= seq < stop``, in order."""
+        cursor = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM ledger WHERE seq >= ? AND seq < ? ORDER BY seq",  # noqa: S608
+            (start, stop if stop is not None else 2**62),
+        )
+        for row in cursor:
+            yield Entry(*row)
+
+    def entry(self, seq: int) -> Entry:
+        found = next(self.entries(seq, seq + 1), None)
+        if found is None:
+            msg = f"ledger entry {seq} does not exist (the ledger has {self.size} entries)"
+            raise NotFoundError(msg)
+        return found
+
+    def _lookup(self, level: int, index: int) -> bytes:
+        if level == 0:
+            row = self._conn.execute(
+                "SELECT entry_hash FROM ledger WHERE seq = ?", (index + 1,)
+            ).fetchone()
+        else:
+            row = self._conn.execute(
+                "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", (level, index)
+            ).fetchone()
+        if row is None:
+            msg = f"Merkle node ({level}, {index}) is missing from the ledger"
+            raise LedgerIntegrityError(msg)
+        return row[0]
+
+    def root_at(self, size: int) -> bytes:
+        return merkle.root(self._lookup, size)
+
+    # -- writing ------------------------------------------------------------------------------
+    def append(self, record: Record, *, now: str) -> Entry:
+        self.append_many([record], now=now)
+        return self.entry(self.size)
+
+    def append_many(self, records: Sequence[Record], *, now: str) -> SignedTreeHead:
+        """Chain, hash and store ``records``, then sign one new tree head over all of them."""
+        last = self._conn.execute(
+            "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        size, prev = last if last else (0, GENESIS)
+        frontier = merkle.Frontier.from_lookup(self._lookup, size)
+        rows, nodes = [], []
+        for r in records:
+            size += 1
+            params = params_json(r.params)
+            digest = merkle.leaf_hash(
+                encode(size, now, r.actor, r.action, r.resource, r.purpose, params, prev)
+            )
+            rows.append((size, now, r.actor, r.action, r.resource, r.purpose, params, prev, digest))
+            nodes.extend(n for n in frontier.append(digest) if n[0])
+            prev = digest
+        self._conn.executemany(
+            f"INSERT INTO ledger({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows  # noqa: S608
+        )
+        self._conn.executemany("INSERT INTO ledger_nodes(level, idx, hash) VALUES (?, ?, ?)",
+                               nodes)
+        head = SignedTreeHead.sign(self._key, size, frontier.root(), now)
+        self._conn.execute(
+            "INSERT OR REPLACE INTO ledger_head(id, size, root, time, signature) "
+            "VALUES (1, ?, ?, ?, ?)",
+            (head.size, head.root, head.time, head.signature),
+        )
+        return head
+
+    def publish_head(self) -> None:
+        """Copy the committed head to the head file; call after the transaction commits."""
+        head = self.head()
+        if head is not None:
+            atomic_write(self.head_path, json.dumps(head.to_dict(), indent=2).encode())
+
+    def published_head(self) -> SignedTreeHead | None:
+        try:
+            return SignedTreeHead.from_dict(json.loads(self.head_path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, IntegrityError) as exc:
+            msg = f"the published head {self.head_path.name} is unreadable: {exc}"
+            raise LedgerIntegrityError(msg) from None
+
+    # -- verification -------------------------------------------------------------------------
+    def check_head(self) -> None:
+        """Cheap check on open: the signed head covers every entry and matches the tree."""
+        head, size = self.head(), self.size
+        if head is None:
+            if size:
+                raise LedgerIntegrityError("the ledger has entries but no signed tree head")
+            return
+        if not head.is_valid(self.public_key):
+            raise LedgerIntegrityError("the signed tree head has an invalid signature")
+        if head.size != size:
+            msg = f"the signed tree head covers {head.size} entries but the ledger has {size}"
+            raise LedgerIntegrityError(msg)
+        last = self.entry(size)
+        if last.computed_hash() != last.entry_hash or self.root_at(size) != head.root:
+            raise LedgerIntegrityError("the newest ledger entries do not match the signed head")
+
+    def verify(self, trusted: Iterable[SignedTreeHead] = ()) -> Verification:
+        """Recompute every entry hash, chain link, subtree node and signed root.
+
+        Detects changed, deleted, inserted or reordered entries, altered tree nodes, entries
+        added after the last signed head, and truncation behind the signed, the published or any
+        ``trusted`` head. Raises ``LedgerIntegrityError`` naming the first problem found.
+        """
+        head = self.head()
+        checkpoints: dict[int, bytes] = {}
+        candidates = [head, self.published_head(), *trusted]
+        for h in filter(None, candidates):
+            if not h.is_valid(self.public_key):
+                msg = f"a tree head of size {h.size} has an invalid signature"
+                raise LedgerIntegrityError(msg)
+            if checkpoints.setdefault(h.size, h.root) != h.root:
+                msg = f"two signed heads disagree on the root of the first {h.size} entries"
+                raise LedgerIntegrityError(msg)
+
+        frontier = merkle.Frontier()
+        append, leaf, prev, size = frontier.append, merkle.leaf_hash, GENESIS, 0
+        computed: list[list[bytes]] = []
+        cursor = self._conn.execute(f"SELECT {_COLUMNS} FROM ledger ORDER BY seq")  # noqa: S608
+        for seq, time, actor, action, resource, purpose, params, prev_hash, entry_hash in cursor:
+            size += 1
+            if seq != size:
+                msg = f"ledger entry {size} is missing or out of order (found seq {seq})"
+                raise LedgerIntegrityError(msg)
+            if prev_hash != prev:
+                msg = f"ledger entry {seq} does not link to entry {seq - 1}"
+                raise LedgerIntegrityError(msg)
+            data = encode(seq, time, actor, action, resource, purpose, params, prev)
+            if leaf(data) != entry_hash:
+                msg = f"ledger entry {seq} was modified after it was written"
+                raise LedgerIntegrityError(msg)
+            for level, _, node in append(entry_hash):
+                if level:
+                    if level > len(computed):
+                        computed.append([])
+                    computed[level - 1].append(node)
+            if size in checkpoints and frontier.root() != checkpoints[size]:
+                msg = f"the first {size} entries do not match the signed root for that size"
+                raise LedgerIntegrityError(msg)
+            prev = entry_hash
+
+        if checkpoints and max(checkpoints) > size:
+            msg = (f"the ledger was truncated: a signed head covers {max(checkpoints)} entries "
+                   f"but only {size} remain")
+            raise LedgerIntegrityError(msg)
+        if size and (head is None or head.size != size):
+            msg = (f"entries after {head.size if head else 0} are not covered by a signed head "
+                   "(written outside veil)")
+            raise LedgerIntegrityError(msg)
+        nodes = self._verify_nodes(computed)
+        return Verification(size, nodes, len(checkpoints), frontier.root())
+
+    def _verify_nodes(self, computed: list[list[bytes]]) -> int:
+        stored = self._conn.execute("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")
+        count = 0
+        expected = ((lv + 1, i, h) for lv, hs in enumerate(computed) for i, h in enumerate(hs))
+        for want, got in zip(expected, stored, strict=False):
+            if want != got:
+                msg = f"Merkle node (level {got[0]}, index {got[1]}) does not match the entries"
+                raise LedgerIntegrityError(msg)
+            count += 1
+        if count != sum(map(len, computed)):
+            raise LedgerIntegrityError("the ledger's Merkle nodes were added or removed")
+        return count
+
+    # -- proofs -------------------------------------------------------------------------------
+    def _current_head(self) -> SignedTreeHead:
+        head = self.head()
+        if head is None:
+            raise NotFoundError("the ledger is empty; there is nothing to prove")
+        return head
+
+    def prove_inclusion(self, seq: int) -> InclusionProof:
+        """Proof that entry ``seq`` is in the tree of the current signed head."""
+        head = self._current_head()
+        if not 1 <= seq <= head.size:
+            msg = f"ledger entry {seq} does not exist (the signed head covers 1..{head.size})"
+            raise NotFoundError(msg)
+        return InclusionProof(head, self.entry(seq),
+                              merkle.inclusion_path(self._lookup, seq - 1, head.size))
+
+    def prove_consistency(self, old_size: int) -> ConsistencyProof:
+        """Proof that the tree of the first ``old_size`` entries is a prefix of the current one."""
+        head = self._current_head()
+        if not 1 <= old_size <= head.size:
+            msg = f"old size {old_size} is outside 1..{head.size}"
+            raise NotFoundError(msg)
+        return ConsistencyProof(old_size, self.root_at(old_size), head,
+                                merkle.consistency_path(self._lookup, old_size, head.size))

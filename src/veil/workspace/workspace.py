@@ -1,0 +1,369 @@
+"""``Workspace``: the one door to personal data. Every operation names an actor and a purpose,
+and every operation that touches data appends a signed ledger entry in the same transaction.
+
+Layout of a workspace directory::
+
+    veil.db            SQLite catalog (WAL): datasets, versions, wrapped keys, ledger, tree nodes
+    vault/             one AES-256-GCM sealed Parquet file per dataset version
+    ledger-head.json   the newest signed tree head, written after each commit
+    ledger.pub         the ledger's Ed25519 public key (raw, hex) for third-party verification
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from veil import __version__
+from veil.errors import (
+    InvalidNameError,
+    KeyDestroyedError,
+    NotFoundError,
+    SchemaError,
+    VaultIntegrityError,
+    WorkspaceError,
+)
+from veil.keys import KeyRing, KeySource, MasterKey
+from veil.keys.ring import SCHEMA as KEYS_SCHEMA
+from veil.ledger import Ledger, Record, Verification
+from veil.ledger.log import SCHEMA as LEDGER_SCHEMA
+from veil.vault import Vault
+from veil.workspace import sources
+from veil.workspace.catalog import SCHEMA as CATALOG_SCHEMA
+from veil.workspace.catalog import VERSION_COLUMNS, DatasetVersion
+from veil.workspace.fingerprint import fingerprint
+
+DEFAULT_ACTOR = "local"
+DEFAULT_PURPOSE = "operations"
+FORMAT = 1
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+    _configure(conn)
+    return conn
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    """WAL for concurrent readers; FULL sync so a committed audit entry survives power loss."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+class Workspace:
+    """A directory holding personal data encrypted at rest, its catalog and its audit ledger.
+
+    Open one with :meth:`create` or :meth:`open`; the master key comes from ``passphrase``,
+    ``key_file`` or ``master_key``, or else from ``VEIL_MASTER_KEY`` / ``VEIL_PASSPHRASE``.
+    """
+
+    CATALOG = "veil.db"
+    HEAD = "ledger-head.json"
+    PUBLIC_KEY = "ledger.pub"
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, ring: KeyRing) -> None:
+        self.path = path
+        self._conn = conn
+        self._ring = ring
+        self._vault = Vault(path / "vault")
+        self.ledger = Ledger(conn, ring.signing_key(), path / self.HEAD)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        passphrase: str | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        master_key: MasterKey | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = "administration",
+    ) -> Workspace:
+        """Make a new workspace. It is built beside ``path`` and renamed into place, so a crash
+        never leaves a half-made workspace under that name."""
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            msg = f"{path} already exists and is not an empty directory"
+            raise WorkspaceError(msg)
+        source = _key_source(passphrase, key_file, master_key)
+        master = source.resolve(None)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:8]}")
+        try:
+            (staging / "vault").mkdir(parents=True)
+            conn = _connect(staging / cls.CATALOG)
+            conn.executescript(CATALOG_SCHEMA + KEYS_SCHEMA + LEDGER_SCHEMA)
+            now = _now()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO meta(key, value) VALUES ('format', ?)", (FORMAT,))
+            ring = KeyRing.initialise(conn, master, now)
+            ledger = Ledger(conn, ring.signing_key(), staging / cls.HEAD)
+            ledger.append(Record(actor, "workspace.create", "workspace", purpose,
+                                 {"format": FORMAT, "veil": __version__,
+                                  "kdf": "argon2id" if master.kdf else "raw"}), now=now)
+            conn.execute("COMMIT")
+            ledger.publish_head()
+            (staging / cls.PUBLIC_KEY).write_text(ledger.public_key.hex() + "\n")
+            conn.close()
+            if path.exists():
+                path.rmdir()
+            staging.rename(path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return cls.open(path, master_key=master)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        passphrase: str | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        master_key: MasterKey | None = None,
+        check_ledger: bool = True,
+    ) -> Workspace:
+        """Open and unlock a workspace. ``check_ledger`` (on by default) refuses a workspace
+        whose signed ledger head does not match its entries; turn it off only to audit one."""
+        path = Path(path)
+        db = path / cls.CATALOG
+        if not db.is_file():
+            msg = f"no veil workspace at {path} (create one with `veil init`)"
+            raise NotFoundError(msg)
+        conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+        try:
+            _configure(conn)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            if row is None or int(row[0]) != FORMAT:
+                msg = f"{path} has an unknown workspace format {row and row[0]!r}"
+                raise WorkspaceError(msg)
+            ring = KeyRing.unlock(conn, _key_source(passphrase, key_file, master_key).resolve)
+            workspace = cls(path, conn, ring)
+            if check_ledger:
+                workspace.ledger.check_head()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            msg = f"{db} is not a readable veil catalog: {exc}"
+            raise WorkspaceError(msg) from None
+        except BaseException:
+            conn.close()
+            raise
+        return workspace
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[str]:
+        """One write transaction (``BEGIN IMMEDIATE``: concurrent writers queue, never interleave);
+        the head file is published only after the commit succeeds."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield _now()
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        try:
+            self.ledger.publish_head()
+        except OSError as exc:  # committed already; a stale head file only weakens, never breaks
+            warnings.warn(f"could not publish the ledger head: {exc}", stacklevel=3)
+
+    def _log(self, now: str, actor: str, action: str, resource: str, purpose: str,
+             **params: Any) -> None:
+        self.ledger.append(Record(actor, action, resource, purpose, params), now=now)
+
+    # -- datasets -----------------------------------------------------------------------------
+    def ingest(
+        self,
+        source: sources.Source,
+        name: str,
+        *,
+        subject_id: str,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = DEFAULT_PURPOSE,
+        format: str | None = None,
+        schema_overrides: Mapping[str, pl.DataType] | None = None,
+    ) -> DatasetVersion:
+        """Validate, fingerprint, encrypt and register ``source`` as the next version of ``name``.
+
+        Everything is checked before anything is written; the vault file is written atomically
+        before the catalog transaction, so a crash leaves at worst an unreferenced sealed file.
+        """
+        if not isinstance(name, str) or not _NAME.match(name):
+            msg = (f"dataset name {name!r} is not allowed; use 1-64 letters, digits, '_', '.' "
+                   "or '-', starting with a letter")
+            raise InvalidNameError(msg)
+        frame, provenance = sources.load(source, format=format, schema_overrides=schema_overrides)
+        sources.check_subject_id(frame, subject_id, provenance.get("file", provenance["source"]))
+        digest = fingerprint(frame)
+        key_id = f"data-{uuid.uuid4().hex}"
+        key = KeyRing.generate_data_key()
+        file = self._vault.seal(frame, key, key_id)
+        try:
+            with self._transaction() as now:
+                self._ring.add_data_key(key_id, key, now)
+                dataset_id = self._dataset_id(name, create_at=now)
+                version = 1 + self._conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM versions WHERE dataset_id = ?",
+                    (dataset_id,),
+                ).fetchone()[0]
+                provenance |= {"veil": __version__, "actor": actor, "purpose": purpose}
+                schema = {c: str(t) for c, t in frame.schema.items()}
+                self._conn.execute(
+                    "INSERT INTO versions(dataset_id, version, file, key_id, schema, rows, "
+                    "subject_id, fingerprint, provenance, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (dataset_id, version, file, key_id, json.dumps(schema), frame.height,
+                     subject_id, digest, json.dumps(provenance), now),
+                )
+                self._log(now, actor, "dataset.ingest", f"{name}@{version}", purpose,
+                          rows=frame.height, columns=frame.width, subject_id=subject_id,
+                          fingerprint=digest, key_id=key_id, source=provenance)
+        except BaseException:
+            self._vault.discard(file)
+            raise
+        return self.version(name, version)
+
+    def _dataset_id(self, name: str, *, create_at: str) -> int:
+        row = self._conn.execute("SELECT dataset_id FROM datasets WHERE name = ?",
+                                 (name,)).fetchone()
+        if row:
+            return row[0]
+        cursor = self._conn.execute("INSERT INTO datasets(name, created) VALUES (?, ?)",
+                                    (name, create_at))
+        return cursor.lastrowid  # type: ignore[return-value]
+
+    def versions(self, name: str) -> list[DatasetVersion]:
+        rows = self._conn.execute(
+            f"SELECT {VERSION_COLUMNS} FROM versions v JOIN datasets d USING (dataset_id) "  # noqa: S608
+            "WHERE d.name = ? ORDER BY v.version",
+            (name,),
+        ).fetchall()
+        if not rows:
+            msg = f"dataset {name!r} does not exist; known datasets: {self.dataset_names()}"
+            raise NotFoundError(msg)
+        return [DatasetVersion.from_row(r) for r in rows]
+
+    def version(self, name: str, version: int | None = None) -> DatasetVersion:
+        """A version's record; the newest one when ``version`` is None."""
+        known = self.versions(name)
+        if version is None:
+            return known[-1]
+        for v in known:
+            if v.version == version:
+                return v
+        msg = f"dataset {name!r} has no version {version}; versions are 1..{known[-1].version}"
+        raise NotFoundError(msg)
+
+    def dataset_names(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT name FROM datasets ORDER BY name")]
+
+    def datasets(self) -> list[DatasetVersion]:
+        """The newest version of every dataset."""
+        return [self.version(name) for name in self.dataset_names()]
+
+    def read(
+        self,
+        name: str,
+        version: int | None = None,
+        columns: Sequence[str] | None = None,
+        *,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = DEFAULT_PURPOSE,
+    ) -> pl.DataFrame:
+        """Decrypt a version, re-check its fingerprint, log the access and return the frame."""
+        record = self.version(name, version)
+        wanted = list(columns) if columns is not None else list(record.schema)
+        missing = [c for c in wanted if c not in record.schema]
+        if missing:
+            msg = f"{record.ref} has no column(s) {missing}; columns are {list(record.schema)}"
+            raise SchemaError(msg)
+        if record.destroyed:
+            msg = f"{record.ref} was crypto-shredded on {record.destroyed}; it cannot be read"
+            raise KeyDestroyedError(msg)
+        key = self._ring.data_key(record.key_id)
+        frame = self._vault.open(record.file, key, record.key_id)
+        if fingerprint(frame) != record.fingerprint:
+            msg = f"{record.ref} does not match its recorded fingerprint"
+            raise VaultIntegrityError(msg)
+        with self._transaction() as now:
+            self._log(now, actor, "dataset.read", record.ref, purpose, columns=wanted,
+                      fingerprint=record.fingerprint)
+        return frame.select(wanted)
+
+    def destroy(self, name: str, version: int, *, actor: str = DEFAULT_ACTOR,
+                purpose: str = DEFAULT_PURPOSE) -> DatasetVersion:
+        """Crypto-shred one version: its data key is erased, so its sealed bytes are noise."""
+        record = self.version(name, version)
+        with self._transaction() as now:
+            self._ring.destroy(record.key_id, now)
+            self._conn.execute(
+                "UPDATE versions SET destroyed = ? WHERE file = ?", (now, record.file)
+            )
+            self._log(now, actor, "dataset.destroy", record.ref, purpose, key_id=record.key_id,
+                      fingerprint=record.fingerprint)
+        self._vault.discard(record.file)
+        self._checkpoint()
+        return self.version(name, version)
+
+    # -- keys and audit -----------------------------------------------------------------------
+    def rotate_keys(
+        self,
+        *,
+        passphrase: str | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        master_key: MasterKey | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = "administration",
+    ) -> int:
+        """Re-wrap every key under a new master key (data files stay as they are)."""
+        new_master = KeySource(passphrase, Path(key_file) if key_file else None,
+                               master_key).resolve(None)
+        with self._transaction() as now:
+            count = self._ring.rotate(new_master)
+            self._log(now, actor, "keys.rotate", "keyring", purpose, keys=count,
+                      kdf="argon2id" if new_master.kdf else "raw")
+        self._checkpoint()
+        return count
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the database and truncate it, so erased key bytes leave the WAL."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def verify(self, trusted: Sequence[Any] = ()) -> Verification:
+        """Full ledger verification; see :meth:`veil.ledger.Ledger.verify`."""
+        return self.ledger.verify(trusted)
+
+
+def _key_source(passphrase: str | None, key_file: str | os.PathLike[str] | None,
+                master_key: MasterKey | None) -> KeySource:
+    if master_key is not None:
+        return KeySource(master_key=master_key)
+    return KeySource.from_env(passphrase=passphrase,
+                              key_file=os.fspath(key_file) if key_file else None)

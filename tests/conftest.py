@@ -1,0 +1,54 @@
+"""Shared fixtures: a workspace under a raw random master key (no Argon2 cost per test)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from veil import Workspace
+from veil.keys import MasterKey
+
+
+@pytest.fixture(autouse=True)
+def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("VEIL_MASTER_KEY", "VEIL_PASSPHRASE", "VEIL_KEY_FILE", "VEIL_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def master_key() -> MasterKey:
+    return MasterKey(os.urandom(32))
+
+
+@pytest.fixture
+def frame() -> pl.DataFrame:
+    n = 200
+    return pl.DataFrame({
+        "pid": [f"P{i:04d}" for i in range(n)],
+        "zip": [f"0{2100 + i % 7}" for i in range(n)],
+        "age": [20 + i % 60 for i in range(n)],
+        "score": [None if i % 9 == 0 else i / 3 for i in range(n)],
+        "note": [None if i % 11 == 0 else f"patient {i} called" for i in range(n)],
+    })
+
+
+@pytest.fixture
+def ws(tmp_path: Path, master_key: MasterKey) -> Workspace:
+    workspace = Workspace.create(tmp_path / "ws", master_key=master_key)
+    yield workspace
+    workspace.close()
+
+
+def snapshot(workspace: Workspace) -> tuple:
+    """Everything a failed operation must leave untouched."""
+    return (
+        workspace.ledger.size,
+        workspace.ledger.head(),
+        [(v.ref, v.fingerprint, v.destroyed) for n in workspace.dataset_names()
+         for v in workspace.versions(n)],
+        sorted(p.name for p in (workspace.path / "vault").iterdir()),
+        (workspace.path / Workspace.HEAD).read_bytes(),
+    )
