@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+def atomic_write(path: Path, data: bytes | bytearray, *, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` via temp file, fsync and rename, then fsync the directory.
 
     A process killed at any point leaves either the previous file or the complete new one; the

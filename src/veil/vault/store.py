@@ -28,6 +28,7 @@ from veil.errors import VaultIntegrityError
 
 MAGIC = b"VEILVLT1"
 _NONCE = 12
+_TAG = 16
 
 
 class Vault:
@@ -39,11 +40,17 @@ class Vault:
     def seal(self, frame: pl.DataFrame, key: bytes, key_id: str) -> str:
         """Encode ``frame`` as Parquet, encrypt and write it atomically; return the file name."""
         buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd")
+        # Column statistics are of no use inside an opaque envelope (no predicate pushdown).
+        frame.write_parquet(buffer, compression="zstd", statistics=False)
+        plain = buffer.getbuffer()
         nonce = os.urandom(_NONCE)
-        sealed = AESGCM(key).encrypt(nonce, buffer.getbuffer(), MAGIC + key_id.encode())
+        head = len(MAGIC) + _NONCE
+        sealed = bytearray(head + len(plain) + _TAG)  # one buffer: no copy of the ciphertext
+        sealed[:head] = MAGIC + nonce
+        AESGCM(key).encrypt_into(nonce, plain, MAGIC + key_id.encode(), memoryview(sealed)[head:])
+        del plain
         name = f"{uuid.uuid4().hex}.vlt"
-        atomic_write(self.root / name, MAGIC + nonce + sealed)
+        atomic_write(self.root / name, sealed)
         return name
 
     def open(self, name: str, key: bytes, key_id: str) -> pl.DataFrame:
@@ -54,7 +61,7 @@ class Vault:
         except FileNotFoundError:
             msg = f"vault file {name} is missing"
             raise VaultIntegrityError(msg) from None
-        if len(blob) < len(MAGIC) + _NONCE + 16 or not blob.startswith(MAGIC):
+        if len(blob) < len(MAGIC) + _NONCE + _TAG or not blob.startswith(MAGIC):
             msg = f"vault file {name} failed authentication"
             raise VaultIntegrityError(msg)
         nonce = blob[len(MAGIC) : len(MAGIC) + _NONCE]

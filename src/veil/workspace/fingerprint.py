@@ -42,7 +42,8 @@ def _column(h: hashlib._Hash, series: pl.Series) -> None:
         series = series.cast(pl.String)
     if isinstance(series.dtype, _VARLEN):
         filler = "" if series.dtype == pl.String else b""
-        array = series.fill_null(filler).to_arrow(compat_level=pl.CompatLevel.oldest())
+        filled = series.fill_null(filler) if nulls else series
+        array = filled.to_arrow(compat_level=pl.CompatLevel.oldest())
         _, offset_buffer, data = array.buffers()
         offsets = np.frombuffer(offset_buffer, dtype=np.int64)[
             array.offset : array.offset + len(array) + 1
@@ -51,5 +52,7 @@ def _column(h: hashlib._Hash, series: pl.Series) -> None:
         _frame(h, (offsets - first).tobytes(), memoryview(data)[first:last] if data else b"")
         return
     physical = series.to_physical()
-    values = physical.fill_null(False if physical.dtype == pl.Boolean else 0).to_numpy()
+    if nulls:
+        physical = physical.fill_null(False if physical.dtype == pl.Boolean else 0)
+    values = physical.to_numpy()
     _frame(h, np.ascontiguousarray(values).tobytes())

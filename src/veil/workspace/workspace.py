@@ -19,6 +19,7 @@ import sqlite3
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -221,11 +222,14 @@ class Workspace:
             raise InvalidNameError(msg)
         frame, provenance = sources.load(source, format=format, schema_overrides=schema_overrides)
         sources.check_subject_id(frame, subject_id, provenance.get("file", provenance["source"]))
-        digest = fingerprint(frame)
         key_id = f"data-{uuid.uuid4().hex}"
         key = KeyRing.generate_data_key()
-        file = self._vault.seal(frame, key, key_id)
+        # Hash while Parquet encodes: both release the GIL, so they share the cores.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(fingerprint, frame)
+            file = self._vault.seal(frame, key, key_id)
         try:
+            digest = pending.result()
             with self._transaction() as now:
                 self._ring.add_data_key(key_id, key, now)
                 dataset_id = self._dataset_id(name, create_at=now)

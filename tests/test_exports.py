@@ -1,0 +1,27 @@
+"""Pin the public names, so an API change is a decision, not an accident."""
+
+import veil
+import veil.keys
+import veil.ledger
+import veil.workspace
+
+
+def test_exported_names():
+    assert sorted(veil.__all__) == ["DatasetVersion", "VeilError", "Workspace", "__version__"]
+    assert sorted(veil.workspace.__all__) == [
+        "DEFAULT_ACTOR", "DEFAULT_PURPOSE", "DatasetVersion", "Workspace", "fingerprint"]
+    assert "verify_inclusion" in veil.ledger.__all__
+    assert "verify_consistency" in veil.ledger.__all__
+    assert "KeyRing" in veil.keys.__all__
+    for module in (veil, veil.keys, veil.ledger, veil.workspace):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_every_error_has_a_distinct_code():
+    from veil import errors
+
+    kinds = [v for v in vars(errors).values()
+             if isinstance(v, type) and issubclass(v, errors.VeilError)]
+    codes = [k.code for k in kinds]
+    assert len(codes) == len(set(codes))
