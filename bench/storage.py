@@ -279,7 +279,7 @@ def _ledger(tmp: Path, total: int, batch: int, single: int, proofs: int) -> dict
 
 def main(quick: bool = False) -> dict[str, Any]:
     rows = 50_000 if quick else 1_000_000
-    repeat = 2 if quick else 3
+    repeat = 2 if quick else 5
     total = 50_000 if quick else 1_000_000
     single = 500 if quick else 2_000
     started = time.perf_counter()

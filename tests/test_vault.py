@@ -83,3 +83,63 @@ def test_no_temp_files_are_left_behind(ws, frame):
         ws.ingest(frame, "people", subject_id="pid")
     names = [p.name for p in (ws.path / "vault").iterdir()]
     assert len(names) == 3 and all(n.endswith(".vlt") for n in names)
+
+
+# -- the segmented (STREAM) format, on small segments so a file has many -----------------------
+@pytest.fixture
+def sealed(tmp_path, frame):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from veil.vault import Vault
+
+    vault = Vault(tmp_path, segment_size=256)
+    key = AESGCM.generate_key(bit_length=256)
+    name = vault.seal(frame, key, "data-1")
+    return vault, key, tmp_path / name
+
+
+HEADER = len(MAGIC) + 7 + 4
+STRIDE = 256 + 16
+
+
+def _segments(blob):
+    body = blob[HEADER:]
+    return blob[:HEADER], [body[i : i + STRIDE] for i in range(0, len(body), STRIDE)]
+
+
+def test_many_segments_round_trip(sealed, frame):
+    vault, key, path = sealed
+    _, segments = _segments(path.read_bytes())
+    assert len(segments) > 5 and all(len(s) == STRIDE for s in segments[:-1])
+    assert vault.open(path.name, key, "data-1").equals(frame)
+    with pytest.raises(VaultIntegrityError):
+        vault.open(path.name, key, "data-2")  # the key id is bound in
+
+
+@pytest.mark.parametrize("attack", ["swap", "drop_last", "cut_at_boundary", "append", "repeat",
+                                    "segment_size"])
+def test_segment_attacks_fail(sealed, attack):
+    vault, key, path = sealed
+    header, segments = _segments(path.read_bytes())
+    if attack == "swap":
+        segments[2], segments[3] = segments[3], segments[2]
+    elif attack == "drop_last":
+        segments.pop()
+    elif attack == "cut_at_boundary":
+        segments = segments[:4]
+    elif attack == "append":
+        segments.append(segments[1])
+    elif attack == "repeat":
+        segments.insert(1, segments[1])
+    else:
+        header = header[:-4] + (512).to_bytes(4, "big")
+    path.write_bytes(header + b"".join(segments))
+    with pytest.raises(VaultIntegrityError, match="failed authentication"):
+        vault.open(path.name, key, "data-1")
+
+
+def test_segment_size_is_bounded():
+    from veil.vault import Vault
+
+    with pytest.raises(ValueError, match="segment_size"):
+        Vault(None, segment_size=8)

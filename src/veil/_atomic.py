@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
-def atomic_write(path: Path, data: bytes | bytearray, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` via temp file, fsync and rename, then fsync the directory.
+@contextmanager
+def atomic_file(path: Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """Yield a temp file beside ``path``; on a clean exit fsync it, rename it over ``path`` and
+    fsync the directory. On an error the temp file is removed and ``path`` is untouched.
 
-    A process killed at any point leaves either the previous file or the complete new one; the
-    directory fsync makes the rename itself survive a power loss.
+    A process killed at any point leaves either the previous file or the complete new one (plus
+    at worst a stray ``.tmp`` file); the directory fsync makes the rename survive a power loss.
     """
     directory = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).replace(path)
@@ -26,6 +31,12 @@ def atomic_write(path: Path, data: bytes | bytearray, *, mode: int = 0o600) -> N
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(directory)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` atomically (see :func:`atomic_file`)."""
+    with atomic_file(path, mode=mode) as handle:
+        handle.write(data)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -17,9 +17,10 @@ SCHEME = "veil-fp-v1"
 _VARLEN = (pl.String, pl.Binary)
 
 
-def _frame(h: hashlib._Hash, *parts: bytes) -> None:
+def _frame(h: hashlib._Hash, *parts: bytes | memoryview) -> None:
+    """Length-prefix each part (in bytes), so no two encodings can run into each other."""
     for part in parts:
-        h.update(len(part).to_bytes(8, "big"))
+        h.update(memoryview(part).nbytes.to_bytes(8, "big"))
         h.update(part)
 
 
@@ -49,10 +50,11 @@ def _column(h: hashlib._Hash, series: pl.Series) -> None:
             array.offset : array.offset + len(array) + 1
         ]
         first, last = int(offsets[0]), int(offsets[-1])
-        _frame(h, (offsets - first).tobytes(), memoryview(data)[first:last] if data else b"")
+        rebased = offsets - first if first else offsets
+        _frame(h, memoryview(rebased).cast("B"), memoryview(data)[first:last] if data else b"")
         return
     physical = series.to_physical()
     if nulls:
         physical = physical.fill_null(False if physical.dtype == pl.Boolean else 0)
     values = physical.to_numpy()
-    _frame(h, np.ascontiguousarray(values).tobytes())
+    _frame(h, memoryview(np.ascontiguousarray(values)).cast("B"))
