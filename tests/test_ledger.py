@@ -180,3 +180,10 @@ def test_batched_appends_sign_one_head_and_verify(ws):
     assert head.size == 1001 and head.is_valid(ws.ledger.public_key)
     result = ws.verify()
     assert result.entries == 1001 and result.root == head.root
+
+
+def test_tail_returns_the_newest_entries_in_order(busy):
+    assert [e.seq for e in busy.ledger.tail(3)] == [8, 9, 10]
+    reads = busy.ledger.tail(10, "dataset.read")
+    assert [e.action for e in reads] == ["dataset.read"] * 4
+    assert reads == sorted(reads, key=lambda e: e.seq)

@@ -63,7 +63,7 @@ def log(
 ) -> None:
     """Show the newest ledger entries."""
     with options(ctx).open() as ws:
-        entries = [e for e in ws.ledger.entries() if action in (None, e.action)][-limit:]
+        entries = ws.ledger.tail(limit, action)
     if as_json:
         print_json([e.to_dict() for e in entries])
         return

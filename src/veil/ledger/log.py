@@ -107,6 +107,15 @@ class Ledger:
         for row in cursor:
             yield Entry(*row)
 
+    def tail(self, limit: int, action: str | None = None) -> list[Entry]:
+        """The newest ``limit`` entries (optionally of one action), oldest first."""
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM ledger WHERE ? IS NULL OR action = ? "  # noqa: S608
+            "ORDER BY seq DESC LIMIT ?",
+            (action, action, limit),
+        ).fetchall()
+        return [Entry(*row) for row in reversed(rows)]
+
     def entry(self, seq: int) -> Entry:
         found = next(self.entries(seq, seq + 1), None)
         if found is None:

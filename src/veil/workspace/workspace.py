@@ -38,7 +38,7 @@ from veil.errors import (
 )
 from veil.keys import KeyRing, KeySource, MasterKey
 from veil.keys.ring import SCHEMA as KEYS_SCHEMA
-from veil.ledger import Ledger, Record, Verification
+from veil.ledger import Ledger, Record, SignedTreeHead, Verification
 from veil.ledger.log import SCHEMA as LEDGER_SCHEMA
 from veil.vault import Vault
 from veil.workspace import sources
@@ -360,7 +360,7 @@ class Workspace:
         """Fold the WAL into the database and truncate it, so erased key bytes leave the WAL."""
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def verify(self, trusted: Sequence[Any] = ()) -> Verification:
+    def verify(self, trusted: Sequence[SignedTreeHead] = ()) -> Verification:
         """Full ledger verification; see :meth:`veil.ledger.Ledger.verify`."""
         return self.ledger.verify(trusted)
 
