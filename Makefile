@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ test: $(VENV)/.test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.test
+$(VENV)/.bench: $(VENV)/.test
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench
 	$(BIN)/python -m bench storage
+	$(BIN)/python -m bench discover
 
 clean:
 	rm -rf $(VENV) veil-demo veil-demo.key

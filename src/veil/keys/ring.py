@@ -32,7 +32,7 @@ from veil.keys.master import Argon2Params, MasterKey
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
     key_id    TEXT PRIMARY KEY,
-    kind      TEXT NOT NULL CHECK (kind IN ('data', 'signing')),
+    kind      TEXT NOT NULL CHECK (kind IN ('data', 'signing', 'pseudonym')),
     wrapped   BLOB,
     created   TEXT NOT NULL,
     destroyed TEXT
@@ -42,6 +42,7 @@ _NONCE = 12
 _CHECK_ID = "master-check"
 _CHECK_PLAINTEXT = b"veil master key check v1"
 SIGNING_KEY_ID = "ledger-signing"
+PSEUDONYM_KEY_ID = "pseudonym"
 
 
 def _wrap(master: MasterKey, key_id: str, key: bytes) -> bytes:
@@ -64,12 +65,13 @@ class KeyRing:
     # -- set-up -------------------------------------------------------------------------------
     @classmethod
     def initialise(cls, conn: sqlite3.Connection, master: MasterKey, now: str) -> KeyRing:
-        """Fill a new catalog's ring (tables from ``SCHEMA``): check value, KDF params and a
-        ledger signing key."""
+        """Fill a new catalog's ring (tables from ``SCHEMA``): check value, KDF params, the
+        ledger signing key and the pseudonym (HMAC) key."""
         ring = cls(conn, master)
         ring._store_master_meta(master)
         signing = Ed25519PrivateKey.generate().private_bytes_raw()
         ring._insert(SIGNING_KEY_ID, "signing", signing, now)
+        ring._insert(PSEUDONYM_KEY_ID, "pseudonym", os.urandom(32), now)
         return ring
 
     @classmethod
@@ -154,6 +156,10 @@ class KeyRing:
 
     def public_key_bytes(self) -> bytes:
         return self.signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def pseudonym_key(self) -> bytes:
+        """The HMAC key for stable pseudonyms; rotation re-wraps it but never changes it."""
+        return self._get(PSEUDONYM_KEY_ID)
 
     # -- rotation -----------------------------------------------------------------------------
     def rotate(self, new_master: MasterKey) -> int:

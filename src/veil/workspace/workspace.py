@@ -28,6 +28,7 @@ from typing import Any
 import polars as pl
 
 from veil import __version__
+from veil.discover.redact import Pseudonymizer
 from veil.errors import (
     InvalidNameError,
     KeyDestroyedError,
@@ -355,6 +356,13 @@ class Workspace:
                       kdf="argon2id" if new_master.kdf else "raw")
         self._checkpoint()
         return count
+
+    def pseudonymizer(self, *, actor: str = DEFAULT_ACTOR,
+                      purpose: str = DEFAULT_PURPOSE) -> Pseudonymizer:
+        """Keyed, stable tokens for this workspace (same value, same token); the use is logged."""
+        with self._transaction() as now:
+            self._log(now, actor, "keys.use", "pseudonym-key", purpose)
+        return Pseudonymizer(self._ring.pseudonym_key())
 
     def _checkpoint(self) -> None:
         """Fold the WAL into the database and truncate it, so erased key bytes leave the WAL."""
