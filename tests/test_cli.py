@@ -134,3 +134,20 @@ def test_demo_runs_end_to_end(tmp_path):
     (tmp_path / "notes" / "mine.txt").write_text("keep me")
     refused = veil("demo", "--workspace", "notes", "--overwrite", cwd=tmp_path, check=False)
     assert refused.returncode == 1 and (tmp_path / "notes" / "mine.txt").exists()
+
+
+def test_scan_command_tables_text_and_bad_files(tmp_path):
+    from veil.demo import generate_patients
+
+    generate_patients(800, seed=2).write_csv(tmp_path / "patients.csv")
+    result = veil("scan", "patients.csv", "--json-out", "found.json", cwd=tmp_path)
+    assert "DIRECT_IDENTIFIER" in result.stdout and "Safe Harbor" in result.stdout
+    found = json.loads((tmp_path / "found.json").read_text())
+    verdicts = {c["column"]: c["category"] for c in found["columns"]}
+    assert verdicts["ssn"] == "DIRECT_IDENTIFIER" and verdicts["sex"] == "QUASI_IDENTIFIER"
+    (tmp_path / "notes.txt").write_text("Call Jane Doe at 415-555-0199.\nNothing here.\n")
+    text = json.loads(veil("scan", "notes.txt", "--json", cwd=tmp_path).stdout)
+    assert text["columns"][0]["category"] == "DIRECT_IDENTIFIER"
+    (tmp_path / "blob.csv").write_bytes(b"\x00\x01\x02binary")
+    bad = veil("scan", "blob.csv", cwd=tmp_path, check=False)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -1,6 +1,7 @@
 """Pin the public names, so an API change is a decision, not an accident."""
 
 import veil
+import veil.discover
 import veil.keys
 import veil.ledger
 import veil.workspace
@@ -13,7 +14,9 @@ def test_exported_names():
     assert "verify_inclusion" in veil.ledger.__all__
     assert "verify_consistency" in veil.ledger.__all__
     assert "KeyRing" in veil.keys.__all__
-    for module in (veil, veil.keys, veil.ledger, veil.workspace):
+    assert {"scan_table", "scan_file", "analyze", "redact_text", "safe_harbor_report"} <= set(
+        veil.discover.__all__)
+    for module in (veil, veil.discover, veil.keys, veil.ledger, veil.workspace):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import polars as pl
@@ -74,7 +75,8 @@ def test_types_round_trip_exactly(ws):
         "n": pl.Series([1, 2, None], dtype=pl.Int16),
         "blob": [b"\x00\x01", None, b""],
     })
-    record = ws.ingest(typed, "typed", subject_id="pid")
+    with pytest.warns(UserWarning, match="'blob' .* not scanned"):  # the classifier skips it
+        record = ws.ingest(typed, "typed", subject_id="pid")
     back = ws.read("typed")
     assert back.schema["kind"] == pl.String and back.schema["empty"] == pl.String
     assert back.get_column("kind").to_list() == ["x", "y", "x"]
@@ -177,3 +179,23 @@ def test_create_and_open_refuse_what_is_not_a_workspace(tmp_path, master_key):
         Workspace.open(tmp_path / "junk", master_key=master_key)
     Workspace.create(tmp_path / "empty-dir-is-fine", master_key=master_key).close()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_ingest_classifies_and_logs_only_column_names(ws):
+    from veil.demo import generate_patients
+
+    frame = generate_patients(1500, seed=3)
+    version = ws.ingest(frame, "patients", subject_id="patient_id")
+    found = {c["column"]: c["category"] for c in version.classification["columns"]}
+    assert found["ssn"] == "DIRECT_IDENTIFIER" and found["zip_code"] == "QUASI_IDENTIFIER"
+    assert found["diagnosis_code"] == "SENSITIVE"
+    entry = ws.ledger.tail(1)[0]
+    summary = entry.parameters["classification"]
+    assert "ssn" in summary["DIRECT_IDENTIFIER"]
+    assert "NAMES" in " ".join(summary["safe_harbor"]).upper()
+    stored = json.dumps(version.classification) + entry.params
+    for value in frame.head(50).select("name", "ssn", "email", "phone").to_numpy().ravel():
+        assert str(value) not in stored  # findings hold evidence, never values
+    plain = ws.ingest(frame.head(10), "patients", subject_id="patient_id", classify=False)
+    assert plain.classification is None
+

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.cli import audit, keys
+from veil.cli import audit, keys, scan
 from veil.cli.common import Options, options, out, print_json
 from veil.keys import generate_key_file
 from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE, DatasetVersion, Workspace
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.command()(scan.scan)
 
 
 @app.callback()
@@ -176,5 +177,9 @@ def demo(
     table = Table("step", "result", "seconds", title="veil demo")
     for step in summary.steps:
         table.add_row(step.name, step.result, f"{step.seconds:.2f}")
+    if summary.classification:
+        out.print(scan.findings_table(summary.classification, "patients: what veil found"))
+    for title, text in summary.texts:
+        out.print(f"[bold]{title}[/]: {text}")
     out.print(table)
     out.print(f"workspace: {workspace}  key file: {key_file}")

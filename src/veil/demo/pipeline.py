@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.progress import Progress
 
 from veil.demo.data import generate_patients
+from veil.discover.analyzer import analyze
+from veil.discover.entities import Category
+from veil.discover.redact import Operator, redact_text
 from veil.errors import VaultIntegrityError, WorkspaceError
 from veil.keys import generate_key_file
 from veil.ledger import verify_inclusion
@@ -34,6 +39,8 @@ class Step:
 class DemoSummary:
     workspace: Path
     steps: list[Step] = field(default_factory=list)
+    classification: dict[str, Any] | None = None
+    texts: list[tuple[str, str]] = field(default_factory=list)
 
     def run(self, name: str, action: Callable[[], str], progress: Progress | None) -> None:
         task = progress.add_task(name, total=None) if progress else None
@@ -88,7 +95,19 @@ def run_demo(
 
     def ingest() -> str:
         version = ws.ingest(frame, DATASET, subject_id="patient_id", purpose=PURPOSE)
-        return f"{version.ref} sealed, fingerprint {version.fingerprint[:16]}…"
+        return f"{version.ref} sealed and classified, fingerprint {version.fingerprint[:16]}…"
+
+    def discover() -> str:
+        summary.classification = ws.version(DATASET).classification
+        found = summary.classification or {"columns": []}
+        counts = Counter(c["category"] for c in found["columns"])
+        note = frame.get_column("clinical_note")[0]
+        pseudonyms = ws.pseudonymizer(purpose=PURPOSE)
+        summary.texts += [("clinical note", note), ("pseudonymized", redact_text(
+            note, analyze(note), operator=Operator.PSEUDONYMIZE, pseudonymizer=pseudonyms))]
+        return (f"{counts[Category.DIRECT_IDENTIFIER]} direct identifiers, "
+                f"{counts[Category.QUASI_IDENTIFIER]} quasi-identifiers, "
+                f"{counts[Category.SENSITIVE]} sensitive columns")
 
     def read_back() -> str:
         back = ws.read(DATASET, purpose=PURPOSE)
@@ -106,7 +125,8 @@ def run_demo(
     try:
         for name, action in [("generate synthetic patients", generate),
                              ("create workspace", create), ("ingest + encrypt", ingest),
-                             ("read back", read_back), ("verify audit ledger", audit)]:
+                             ("discover personal data", discover), ("read back", read_back),
+                             ("verify audit ledger", audit)]:
             summary.run(name, action, progress)
     finally:
         if ws is not None:

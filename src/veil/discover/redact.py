@@ -17,6 +17,7 @@ from enum import StrEnum
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.hmac import HMAC
 
+from veil.discover.analyzer import resolve_overlaps
 from veil.discover.entities import Entity, Span
 from veil.errors import InputError
 
@@ -45,15 +46,6 @@ class Pseudonymizer:
         return base64.b32encode(mac.finalize()).decode()[:10]
 
 
-def _resolve(spans: Iterable[Span]) -> list[Span]:
-    """Non-overlapping spans, the higher score (then the longer span) winning an overlap."""
-    chosen: list[Span] = []
-    for span in sorted(spans, key=lambda s: (-s.score, s.start - s.end, s.start)):
-        if all(span.end <= c.start or span.start >= c.end for c in chosen):
-            chosen.append(span)
-    return sorted(chosen)
-
-
 def redact_text(
     text: str,
     spans: Iterable[Span],
@@ -75,7 +67,7 @@ def redact_text(
     if len(mask_char) != 1 or keep_last < 0:
         raise InputError("mask_char must be one character and keep_last >= 0")
     pieces, cursor = [], 0
-    for span in _resolve(spans):
+    for span in resolve_overlaps(spans):
         if not 0 <= span.start < span.end <= len(text):
             msg = f"span {span.start}:{span.end} lies outside a text of length {len(text)}"
             raise InputError(msg)

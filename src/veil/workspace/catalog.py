@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS versions (
     subject_id  TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     provenance  TEXT NOT NULL,
+    classification TEXT,
     created     TEXT NOT NULL,
     destroyed   TEXT,
     PRIMARY KEY (dataset_id, version)
@@ -34,7 +35,7 @@ CREATE TABLE IF NOT EXISTS versions (
 
 VERSION_COLUMNS = (
     "d.name, v.version, v.rows, v.schema, v.subject_id, v.fingerprint, v.provenance, "
-    "v.created, v.destroyed, v.file, v.key_id"
+    "v.classification, v.created, v.destroyed, v.file, v.key_id"
 )
 
 
@@ -49,6 +50,7 @@ class DatasetVersion:
     subject_id: str
     fingerprint: str
     provenance: dict[str, Any]
+    classification: dict[str, Any] | None  # the discover scan taken at ingest (no raw values)
     created: str
     destroyed: str | None
     file: str
@@ -56,9 +58,9 @@ class DatasetVersion:
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> DatasetVersion:
-        name, version, rows, schema, subject, fp, prov, created, destroyed, file, key_id = row
+        name, version, rows, schema, subject, fp, prov, scan, created, destroyed, file, key = row
         return cls(name, version, rows, json.loads(schema), subject, fp, json.loads(prov),
-                   created, destroyed, file, key_id)
+                   json.loads(scan) if scan else None, created, destroyed, file, key)
 
     @property
     def ref(self) -> str:

@@ -28,7 +28,10 @@ from typing import Any
 import polars as pl
 
 from veil import __version__
+from veil.discover.entities import Category
+from veil.discover.hipaa import safe_harbor_report
 from veil.discover.redact import Pseudonymizer
+from veil.discover.table import TableScan, scan_table
 from veil.errors import (
     InvalidNameError,
     KeyDestroyedError,
@@ -50,6 +53,7 @@ from veil.workspace.fingerprint import fingerprint
 DEFAULT_ACTOR = "local"
 DEFAULT_PURPOSE = "operations"
 FORMAT = 1
+CLASSIFY_SAMPLE = 2_000  # rows the ingest-time scan reads; `veil scan --full` does every cell
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -211,8 +215,12 @@ class Workspace:
         purpose: str = DEFAULT_PURPOSE,
         format: str | None = None,
         schema_overrides: Mapping[str, pl.DataType] | None = None,
+        classify: bool = True,
     ) -> DatasetVersion:
         """Validate, fingerprint, encrypt and register ``source`` as the next version of ``name``.
+
+        With ``classify`` (the default) a sampled :func:`veil.discover.scan_table` runs too; its
+        findings are stored with the version and summarised in the ledger entry.
 
         Everything is checked before anything is written; the vault file is written atomically
         before the catalog transaction, so a crash leaves at worst an unreferenced sealed file.
@@ -225,12 +233,14 @@ class Workspace:
         sources.check_subject_id(frame, subject_id, provenance.get("file", provenance["source"]))
         key_id = f"data-{uuid.uuid4().hex}"
         key = KeyRing.generate_data_key()
-        # Hash while Parquet encodes: both release the GIL, so they share the cores.
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # Hash (and classify) while Parquet encodes: all release the GIL and share the cores.
+        with ThreadPoolExecutor(max_workers=2) as pool:
             pending = pool.submit(fingerprint, frame)
+            scanning = pool.submit(scan_table, frame, sample=CLASSIFY_SAMPLE) if classify else None
             file = self._vault.seal(frame, key, key_id)
         try:
             digest = pending.result()
+            scan = scanning.result() if scanning else None
             with self._transaction() as now:
                 self._ring.add_data_key(key_id, key, now)
                 dataset_id = self._dataset_id(name, create_at=now)
@@ -242,14 +252,16 @@ class Workspace:
                 schema = {c: str(t) for c, t in frame.schema.items()}
                 self._conn.execute(
                     "INSERT INTO versions(dataset_id, version, file, key_id, schema, rows, "
-                    "subject_id, fingerprint, provenance, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "subject_id, fingerprint, provenance, classification, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (dataset_id, version, file, key_id, json.dumps(schema), frame.height,
-                     subject_id, digest, json.dumps(provenance), now),
+                     subject_id, digest, json.dumps(provenance),
+                     json.dumps(scan.to_dict()) if scan else None, now),
                 )
                 self._log(now, actor, "dataset.ingest", f"{name}@{version}", purpose,
                           rows=frame.height, columns=frame.width, subject_id=subject_id,
-                          fingerprint=digest, key_id=key_id, source=provenance)
+                          fingerprint=digest, key_id=key_id, source=provenance,
+                          classification=_summary(scan))
         except BaseException:
             self._vault.discard(file)
             raise
@@ -371,6 +383,14 @@ class Workspace:
     def verify(self, trusted: Sequence[SignedTreeHead] = ()) -> Verification:
         """Full ledger verification; see :meth:`veil.ledger.Ledger.verify`."""
         return self.ledger.verify(trusted)
+
+
+def _summary(scan: TableScan | None) -> dict[str, Any] | None:
+    """Column names per category and the Safe Harbor identifier kinds present: no values."""
+    if scan is None:
+        return None
+    by_category = {str(c): scan.by_category(c) for c in Category if c is not Category.OTHER}
+    return by_category | {"safe_harbor": [str(i) for i in safe_harbor_report(scan).present]}
 
 
 def _key_source(passphrase: str | None, key_file: str | os.PathLike[str] | None,

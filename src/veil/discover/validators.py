@@ -1,0 +1,357 @@
+"""Checks that turn a pattern match into evidence: checksums, registry rules, real calendars.
+
+A regular expression says a string *looks like* a card number or a date; these say whether it
+*can be* one. Each validator is pure, takes the matched text as written (separators and all)
+and returns ``bool``; none raises on odd input. Recognizers run them only on candidate matches,
+once per distinct value, so they may be a little slow but must never be wrong on real vectors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+_NON_DIGITS = re.compile(r"\D")
+
+# ---------------------------------------------------------------------------------- payment cards
+
+# Issuer identification number ranges of the networks in use (ISO/IEC 7812), as
+# (lowest prefix, highest prefix, allowed lengths). A Luhn-valid number outside these is far
+# more often an order or tracking number than a card.
+_IIN_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
+    (4, 4, frozenset({13, 16, 19})),  # Visa
+    (51, 55, frozenset({16})),  # Mastercard
+    (2221, 2720, frozenset({16})),  # Mastercard 2-series
+    (34, 34, frozenset({15})),  # American Express
+    (37, 37, frozenset({15})),
+    (6011, 6011, frozenset({16, 17, 18, 19})),  # Discover
+    (644, 649, frozenset({16, 17, 18, 19})),
+    (65, 65, frozenset({16, 17, 18, 19})),
+    (300, 305, frozenset({14, 15, 16, 17, 18, 19})),  # Diners Club
+    (36, 36, frozenset({14, 15, 16, 17, 18, 19})),
+    (38, 39, frozenset({16, 17, 18, 19})),
+    (3528, 3589, frozenset({16, 17, 18, 19})),  # JCB
+    (62, 62, frozenset({16, 17, 18, 19})),  # UnionPay
+    (50, 50, frozenset({13, 14, 15, 16, 17, 18, 19})),  # Maestro
+    (56, 58, frozenset({13, 14, 15, 16, 17, 18, 19})),
+    (63, 63, frozenset({16, 17, 18, 19})),
+    (67, 67, frozenset({13, 14, 15, 16, 17, 18, 19})),
+)
+
+
+def luhn_checksum_ok(digits: str) -> bool:
+    """The Luhn (mod 10) check over a string of ASCII digits."""
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def is_credit_card(value: str) -> bool:
+    """13-19 digits (spaces or dashes allowed), a known issuer prefix, and a valid Luhn digit."""
+    if re.fullmatch(r"\d[\d \-]*\d", value.strip()) is None:
+        return False
+    digits = _NON_DIGITS.sub("", value)
+    n = len(digits)
+    if not 13 <= n <= 19 or len(set(digits)) == 1:
+        return False
+    for low, high, lengths in _IIN_RANGES:
+        width = len(str(low))
+        if low <= int(digits[:width]) <= high and n in lengths:
+            return luhn_checksum_ok(digits)
+    return False
+
+
+# -------------------------------------------------------------------------------------------- IBAN
+
+# IBAN length per country (ISO 13616 / SWIFT IBAN registry).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28,
+    "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22,
+    "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23,
+    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24,
+    "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
+
+
+def is_iban(value: str) -> bool:
+    """A known country, that country's length, and the ISO 7064 mod-97 check equal to 1."""
+    compact = re.sub(r"[ \-]", "", value.strip()).upper()
+    if not compact.isascii() or not compact.isalnum() or len(compact) < 15:
+        return False
+    country, check = compact[:2], compact[2:4]
+    if IBAN_LENGTHS.get(country) != len(compact) or not check.isdigit():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    numeric = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(numeric) % 97 == 1
+
+
+# ------------------------------------------------------------------------------------------ US SSN
+
+_SSN = re.compile(r"(\d{3})([ \-]?)(\d{2})\2(\d{4})")
+# Numbers the SSA voided after they were printed in advertising (078-05-1120 on a wallet
+# insert, 219-09-9999 in an SSA pamphlet).
+_SSN_VOIDED = frozenset({"078051120", "219099999"})
+
+
+def is_us_ssn(value: str) -> bool:
+    """SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000; one separator."""
+    match = _SSN.fullmatch(value.strip())
+    if match is None:
+        return False
+    area, _, group, serial = match.groups()
+    if area in {"000", "666"} or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    return area + group + serial not in _SSN_VOIDED
+
+
+# ----------------------------------------------------------------------------------------- phones
+
+# Regions tried when a number is written without a country code and is not a US number. The
+# same list Presidio uses, plus a few with many speakers of languages veil reads.
+PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "AU", "ES",
+                                  "IT", "NL")
+
+
+@lru_cache(maxsize=65536)
+def _parse_phone(value: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+_DATE_SHAPED = re.compile(r"\s*(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})\b")
+
+
+_SSN_SHAPED = re.compile(r"\s*\d{3}-\d{2}-\d{4}\s*")
+
+
+def _phone_shaped(value: str) -> bool:
+    """7-20 digits, not all one digit, not a calendar date ("2017-06-01 12") and not an SSN's
+    3-2-4 layout, which no numbering plan uses (this also spares a column of SSNs thousands of
+    pointless phone parses)."""
+    digits = _NON_DIGITS.sub("", value)
+    return (7 <= len(digits) <= 20 and len(set(digits)) > 1
+            and _DATE_SHAPED.match(value) is None and _SSN_SHAPED.fullmatch(value) is None)
+
+
+def is_phone_number(value: str, region: str = "US") -> bool:
+    """A valid number in ``region``, or, written with a leading ``+``, in its own country."""
+    if not _phone_shaped(value):
+        return False
+    number = _parse_phone(value.strip(), region)
+    return number is not None and phonenumbers.is_valid_number(number)
+
+
+def is_phone_number_any_region(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> bool:
+    """A valid number in any of ``regions`` (numbers in free text are often foreign)."""
+    if not _phone_shaped(value):
+        return False
+    value = value.strip()
+    for region in regions:
+        number = _parse_phone(value, region)
+        if number is not None and phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
+def is_possible_phone_number(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> bool:
+    """Loosest: the right length for a number in any of ``regions`` (sloppy or made-up
+    numbers; only worth a score with words like "call" or "fax" nearby)."""
+    if not _phone_shaped(value):
+        return False
+    value = value.strip()
+    for region in regions:
+        number = _parse_phone(value, region)
+        if number is not None and phonenumbers.is_possible_number(number):
+            return True
+    return False
+
+
+# ------------------------------------------------------------------------------------ IP addresses
+
+
+def is_ipv4(value: str) -> bool:
+    try:
+        ipaddress.IPv4Address(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def is_ipv6(value: str) -> bool:
+    try:
+        ipaddress.IPv6Address(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def is_ip_address(value: str) -> bool:
+    """IPv4 (dotted quad, no leading zeros) or IPv6 in any RFC 4291 text form."""
+    return is_ipv4(value) or is_ipv6(value)
+
+
+# ------------------------------------------------------------------------------------------- dates
+
+_TIME_TAIL = re.compile(
+    r"(?:[T ,]+|\s+at\s+)\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?\s*(?:[AaPp]\.?[Mm]\.?)?"
+    r"\s*(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)?$"
+)
+_ORDINAL = re.compile(r"(?<=\d)(?:st|nd|rd|th)\b", re.IGNORECASE)
+_DATE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d",
+    "%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y", "%m/%d/%y", "%m-%d-%y",
+    "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y", "%d.%m.%y",
+    "%d %B %Y", "%d %b %Y", "%d %B, %Y", "%d %b, %Y", "%d-%b-%Y", "%d-%B-%Y",
+    "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%b. %d, %Y", "%b. %d %Y",
+    "%B %Y", "%b %Y",
+)
+MIN_YEAR, MAX_YEAR = 1880, 2100
+
+
+def is_date(value: str) -> bool:
+    """A real calendar date (optionally with a time of day) in an ISO, US, European or written
+    form: ``1986-12-27``, ``12/27/1986``, ``27.12.1986``, ``27 December 1986``,
+    ``Dec 27, 1986``. Years outside 1880-2100 are rejected as more likely other numbers."""
+    text = " ".join(value.strip().split())
+    text = _TIME_TAIL.sub("", text)
+    text = _ORDINAL.sub("", text)
+    if not text or len(text) > 40:
+        return False
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if MIN_YEAR <= parsed.year <= MAX_YEAR:
+            return True
+    return False
+
+
+# -------------------------------------------------------------------------------- email, URL, ZIP
+
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_TLD = re.compile(r"[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59}")
+
+
+def _is_hostname(host: str) -> bool:
+    """A DNS name with at least two labels and an alphabetic (or punycode) top-level domain."""
+    labels = host.rstrip(".").split(".")
+    if len(labels) < 2 or len(host) > 253:
+        return False
+    *rest, tld = labels
+    return _TLD.fullmatch(tld) is not None and all(_HOST_LABEL.fullmatch(x) for x in rest)
+
+
+def is_email(value: str) -> bool:
+    """``local@domain.tld`` (RFC 5321 sizes, dot-atom local part, alphabetic TLD of 2-24)."""
+    value = value.strip()
+    if len(value) > 254 or value.count("@") != 1:
+        return False
+    local, domain = value.split("@")
+    return (0 < len(local) <= 64 and _EMAIL_LOCAL.fullmatch(local) is not None
+            and _is_hostname(domain))
+
+
+def is_url(value: str) -> bool:
+    """An http(s)/ftp URL (or a bare ``www.`` one) whose host is a DNS name, an IP or
+    ``localhost``."""
+    value = value.strip()
+    if value.lower().startswith("www."):
+        value = "http://" + value
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in {"http", "https", "ftp", "ftps"} or not host:
+        return False
+    return host == "localhost" or is_ip_address(host.strip("[]")) or _is_hostname(host)
+
+
+_ZIP = re.compile(r"(\d{5})(?:-(\d{4}))?")
+
+
+def is_us_zip(value: str) -> bool:
+    """ZIP or ZIP+4; 00000 and a +0000 extension are never assigned."""
+    match = _ZIP.fullmatch(value.strip())
+    return match is not None and match.group(1) != "00000" and match.group(2) != "0000"
+
+
+# ---------------------------------------------------------------------- licences, passports, MRNs
+
+# Driver licence number shapes across US states (AAMVA list, collapsed): letters then digits,
+# digits only, and the few mixed layouts (e.g. Florida's dashed form, Washington's 12 chars).
+_US_DRIVER_LICENSE = re.compile(
+    r"[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d"  # FL printed form
+    r"|[A-Z]{1,2}\d{4,14}"  # most letter-first states (CA A1234567, FL/MI/MN A + 12)
+    r"|\d{7,12}"  # digits-only states
+    r"|\d{3}[A-Z]{2}\d{4}"  # CO-like
+    r"|\d{2}[A-Z]{3}\d{5}"  # (older) VT-like
+    r"|[A-Z]{5}[A-Z*]{2}\d{3}[A-Z0-9]{2}"  # WA legacy 12-character form
+    r"|\d{8}[A-Z]{2}"  # NH-like
+)
+
+
+def _varied(chars: str) -> bool:
+    digits = _NON_DIGITS.sub("", chars)
+    return len(set(digits)) > 1
+
+
+def is_us_driver_license(value: str) -> bool:
+    """Fits one of the state licence layouts and is not a run of one repeated digit."""
+    value = value.strip().upper()
+    return _US_DRIVER_LICENSE.fullmatch(value) is not None and _varied(value)
+
+
+_PASSPORT = re.compile(r"\d{9}|[A-Z]\d{8}|[A-Z]{1,2}\d{6,8}|[A-Z0-9]{2}\d{7}")
+
+
+def is_passport_number(value: str) -> bool:
+    """US book (9 digits) or card/next-generation (letter + 8 digits) numbers, and the common
+    ICAO layouts of one or two letters then 6-8 digits (UK, DE, FR, NL...)."""
+    value = value.strip().upper()
+    return _PASSPORT.fullmatch(value) is not None and _varied(value)
+
+
+_MRN = re.compile(r"(?:[A-Z]{1,3}[- ]?)?\d{5,10}")
+
+
+def is_medical_record_number(value: str) -> bool:
+    """Hospitals choose their own layout; accept an optional short letter prefix then 5-10
+    digits, not all one digit."""
+    value = value.strip().upper()
+    return _MRN.fullmatch(value) is not None and _varied(value)
+
+
+# --------------------------------------------------------------------------------------------- age
+
+_AGE_NUMBER = re.compile(r"\d{1,3}")
+
+
+def is_age(value: str) -> bool:
+    """An age phrase ("42-year-old", "aged 42") whose number is a human age, 0-125."""
+    match = _AGE_NUMBER.search(value)
+    return match is not None and int(match.group()) <= 125
