@@ -169,6 +169,12 @@ def _categorical(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) 
     return draw
 
 
+# Long-established US area codes: real numbers carry assigned ones, and scanners validate them.
+_AREA_CODES = np.array([201, 202, 206, 212, 213, 214, 215, 216, 303, 305, 312, 313, 314, 404,
+                        412, 414, 415, 503, 504, 512, 602, 612, 614, 615, 617, 702, 704, 713,
+                        801, 813, 904, 916, 919])
+
+
 def _nxx(rng: np.random.Generator, size: int | tuple[int, int]) -> np.ndarray:
     """NANP area codes or exchanges: first digit 2-9, never an N11 service code such as 911."""
     code = rng.integers(200, 1000, size)
@@ -240,7 +246,7 @@ def _clinics(fake: Faker, rng: np.random.Generator, count: int) -> _Clinics:
     return _Clinics(
         share=rng.dirichlet(np.full(count, 8.0)),
         ethnic_mix=rng.dirichlet(np.array(list(_ETHNICITIES.values())) * 100, size=count),
-        area_codes=_nxx(rng, (count, _LOCAL_AREA_CODES)),
+        area_codes=rng.choice(_AREA_CODES, (count, _LOCAL_AREA_CODES)),
         readmit=rng.normal(0, 0.3, count),
         zip_code=pl.Series(zips),
         city=pl.Series(cities),
@@ -342,7 +348,7 @@ def _phone(rng: np.random.Generator, sites: _Clinics, clinic: np.ndarray) -> pl.
     """Mostly the clinic's local area codes, written in either common style."""
     n = clinic.size
     local = sites.area_codes[clinic, rng.integers(0, _LOCAL_AREA_CODES, n)]
-    area = _column(np.where(rng.random(n) < 0.85, local, _nxx(rng, n)))
+    area = _column(np.where(rng.random(n) < 0.85, local, rng.choice(_AREA_CODES, n)))
     exchange = _column(_nxx(rng, n))
     line = _column(rng.integers(0, 10_000, n)).cast(pl.String).str.zfill(4)
     return _pick(

@@ -159,7 +159,15 @@ def is_phone_number(value: str, region: str = "US") -> bool:
     if not _phone_shaped(value):
         return False
     number = _parse_phone(value.strip(), region)
-    return number is not None and phonenumbers.is_valid_number(number)
+    return number is not None and _valid(number, region)
+
+
+def _valid(number: phonenumbers.PhoneNumber, region: str) -> bool:
+    """``is_valid_number``, asking the expected region first: that check reads one region's
+    metadata, while ``is_valid_number`` first searches every region sharing the country code
+    (25 for +1), so the common case costs a fraction. Valid for ``region`` implies valid."""
+    return (phonenumbers.is_valid_number_for_region(number, region)
+            or phonenumbers.is_valid_number(number))
 
 
 def is_phone_number_any_region(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> bool:
@@ -169,7 +177,7 @@ def is_phone_number_any_region(value: str, regions: tuple[str, ...] = PHONE_REGI
     value = value.strip()
     for region in regions:
         number = _parse_phone(value, region)
-        if number is not None and phonenumbers.is_valid_number(number):
+        if number is not None and _valid(number, region):
             return True
     return False
 
