@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from bench._common import goal, timed, write_results
+from veil._atomic import fsync_path
 from veil.demo.data import generate_patients
 from veil.keys.master import MasterKey
 from veil.ledger import Record, verify_consistency, verify_inclusion
@@ -67,14 +68,6 @@ def _record_pool(seed: int = 7, size: int = 256) -> list[Record]:
     return pool
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # -- 1. ingest and read ----------------------------------------------------------------------
 def _ingest(tmp: Path, frame: pl.DataFrame, repeat: int) -> dict[str, float]:
     frame_mb = frame.estimated_size() / MB
@@ -86,7 +79,7 @@ def _ingest(tmp: Path, frame: pl.DataFrame, repeat: int) -> dict[str, float]:
 
     def plain(path: Path) -> None:
         frame.write_parquet(path)  # Polars defaults: zstd
-        _fsync(path)  # veil fsyncs its sealed file, so the peer does too
+        fsync_path(path)  # veil fsyncs its sealed file, so the peer does too
 
     def plain_teardown(path: Path) -> None:
         sizes["plain"] = path.stat().st_size

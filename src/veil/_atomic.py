@@ -30,7 +30,7 @@ def atomic_file(path: Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(directory)
+    fsync_path(directory)
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
@@ -39,10 +39,10 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         handle.write(data)
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make renames and unlinks inside ``directory`` durable."""
-    dir_fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file's data, or a directory's entries (renames, unlinks), to stable storage."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
