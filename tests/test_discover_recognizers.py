@@ -302,3 +302,25 @@ def test_matches_is_vectorised_one_validation_per_distinct_candidate() -> None:
     calls.clear()
     rec.full_match(pl.Series(candidates * 2000))
     assert len(calls) <= 50
+
+
+def test_vectorised_us_phone_check_never_disagrees_with_phonenumbers():
+    """Where the one-pass metadata check says "valid in the US", phonenumbers says so too."""
+    import random
+
+    import polars as pl
+
+    from veil.discover import validators as v
+    from veil.discover.recognizers import PHONE_VALID_US, phone_score
+
+    rng = random.Random(11)
+    layouts = ["({a}) {b:03d}-{c:04d}", "{a}-{b:03d}-{c:04d}", "+1 {a} {b:03d} {c:04d}",
+               "{a}.{b:03d}.{c:04d}", "1-{a}-{b:03d}-{c:04d}", "{a}{b:03d}{c:04d}",
+               "+44 20 {b:03d} {c:04d}", "{a}-{b:02d}-{c:04d}"]
+    values = [rng.choice(layouts).format(a=rng.randint(100, 999), b=rng.randint(0, 999),
+                                         c=rng.randint(0, 9999)) for _ in range(4000)]
+    values += ["222-222-2222", "1-222-222-2222", "(800) 555-0199", "+1 (415) 555-0199"]
+    decided = v.us_phone_numbers(pl.Series(values)).to_list()
+    assert sum(decided) > 800
+    assert [x for x, d in zip(values, decided, strict=True)
+            if d and phone_score(x) != PHONE_VALID_US] == []

@@ -158,6 +158,9 @@ class PatternRecognizer(Recognizer):
     negative_penalty: float = 0.3
     strip: str = ""
     scorer: Callable[[str], float] | None = None
+    # Optional vectorised shortcut for columns: True where a value's score is ``bulk_score``.
+    bulk: Callable[[pl.Series], pl.Series] | None = None
+    bulk_score: float = 0.0
 
     def value_score(self, value: str) -> float:
         """The context-free score of one matched value (0.0 when it is rejected)."""
@@ -197,6 +200,14 @@ class PatternRecognizer(Recognizer):
                 found.append(Span(start, end, self.entity, score, self.name))
         return found
 
+    def _distinct_scores(self, distinct: pl.Series) -> pl.Series:
+        """``value_score`` of each distinct candidate; those ``bulk`` settles skip the loop."""
+        settled = (self.bulk(distinct) if self.bulk is not None
+                   else pl.repeat(False, len(distinct), eager=True))
+        scores = [self.bulk_score if done else self.value_score(value)
+                  for value, done in zip(distinct.to_list(), settled.to_list(), strict=True)]
+        return pl.Series(scores, dtype=pl.Float64)
+
     def matches(self, values: pl.Series) -> pl.Series:
         return self._score_cells(values, whole=False)
 
@@ -223,10 +234,7 @@ class PatternRecognizer(Recognizer):
         if self.strip:
             found = found.with_columns(pl.col("m").str.strip_chars_end(self.strip))
         distinct = found.get_column("m").unique()
-        table = pl.DataFrame({
-            "m": distinct,
-            "s": pl.Series([self.value_score(x) for x in distinct.to_list()], dtype=pl.Float64),
-        })
+        table = pl.DataFrame({"m": distinct, "s": self._distinct_scores(distinct)})
         best = (found.join(table, on="m", how="left")
                 .group_by("row").agg(pl.col("s").max()))
         return _scatter(values, best.get_column("row"), best.get_column("s"))
@@ -798,6 +806,9 @@ def _long_ipv6(value: str) -> bool:
     return len(value) >= 6 and v.is_ipv6(value)
 
 
+PHONE_VALID_US = 0.75
+
+
 @lru_cache(maxsize=131_072)
 def phone_score(value: str) -> float:
     """Tiered phone evidence: valid in the US or as a ``+`` international number (0.75), valid
@@ -805,7 +816,7 @@ def phone_score(value: str) -> float:
     tiers need words like "call" or "fax" nearby to pass 0.5. Cached: a column's ``matches``
     and ``full_match`` see the same values."""
     if v.is_phone_number(value, "US"):
-        return 0.75
+        return PHONE_VALID_US
     if v.is_phone_number_any_region(value):
         return 0.4
     return 0.25 if v.is_possible_phone_number(value) else 0.0
@@ -840,6 +851,7 @@ def _catalogue() -> tuple[Recognizer, ...]:
             score=0.5, validator=v.is_url, validated_score=0.85, strip=".,;:!?)]}'\""),
         PatternRecognizer(
             "phone", e.PHONE_NUMBER, _PHONE, score=0.25, scorer=phone_score,
+            bulk=v.us_phone_numbers, bulk_score=PHONE_VALID_US,
             context=_PHONE_CONTEXT, context_boost=0.35, negative_context=_PHONE_NEGATIVE),
         PatternRecognizer(
             "us_ssn", e.US_SSN, r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b",

@@ -15,6 +15,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 import phonenumbers
+import polars as pl
 
 _NON_DIGITS = re.compile(r"\D")
 
@@ -168,6 +169,35 @@ def _valid(number: phonenumbers.PhoneNumber, region: str) -> bool:
     (25 for +1), so the common case costs a fraction. Valid for ``region`` implies valid."""
     return (phonenumbers.is_valid_number_for_region(number, region)
             or phonenumbers.is_valid_number(number))
+
+
+_NANP_SHAPE = r"^\s*(?:\+?1[ .\-]?)?\(?[2-9]\d{2}\)?[ .\-]?\d{3}[ .\-]?\d{4}\s*$"
+_US_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
+             "uan", "voicemail", "fixed_line", "mobile")
+
+
+@lru_cache(maxsize=1)
+def _us_patterns() -> tuple[str, str]:
+    """phonenumbers' own US metadata: the general pattern and the union of the number types."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("US")
+    kinds = [getattr(meta, name) for name in _US_TYPES]
+    union = "|".join(f"(?:{d.national_number_pattern})" for d in kinds
+                     if d is not None and d.national_number_pattern)
+    return f"^(?:{meta.general_desc.national_number_pattern})$", f"^(?:{union})$"
+
+
+def us_phone_numbers(values: pl.Series) -> pl.Series:
+    """Boolean per value: written as a NANP number and valid in the US, decided in one Polars
+    pass with phonenumbers' metadata patterns (what ``is_valid_number_for_region(..., "US")``
+    checks). False means "not decided here": ask :func:`is_phone_number` (a test holds the two
+    equal wherever this says True)."""
+    general, types = _us_patterns()
+    digits = values.str.replace_all(r"\D", "")
+    national = pl.select(pl.when(digits.str.len_chars() == 11).then(digits.str.slice(1))
+                         .otherwise(digits)).to_series()
+    same_digit = digits.is_in([d * n for d in "0123456789" for n in (10, 11)])
+    return (values.str.contains(_NANP_SHAPE) & ~same_digit & national.str.contains(general)
+            & national.str.contains(types)).fill_null(False).rename(values.name)
 
 
 def is_phone_number_any_region(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> bool:
