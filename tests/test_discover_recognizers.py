@@ -324,3 +324,24 @@ def test_vectorised_us_phone_check_never_disagrees_with_phonenumbers():
     assert sum(decided) > 800
     assert [x for x, d in zip(values, decided, strict=True)
             if d and phone_score(x) != PHONE_VALID_US] == []
+
+
+def test_vectorised_checks_agree_with_the_per_value_scores():
+    """Every recognizer's ``bulk`` shortcut gives exactly what ``value_score`` gives."""
+    import random
+
+    import polars as pl
+
+    from veil.discover.recognizers import RECOGNIZERS
+
+    rng = random.Random(5)
+    dates = [f"{rng.randint(1800, 2200)}-{rng.randint(0, 14):02d}-{rng.randint(0, 33):02d}"
+             for _ in range(3000)] + [" 2020-02-29 ", "2021-02-29", "1879-12-31", "1880-01-01"]
+    phones = [f"({rng.randint(100, 999)}) {rng.randint(0, 999):03d}-{rng.randint(0, 9999):04d}"
+              for _ in range(2000)]
+    for recognizer in (r for r in RECOGNIZERS if getattr(r, "bulk", None) is not None):
+        for values in (dates, phones):
+            settled = recognizer.bulk(pl.Series(values)).to_list()
+            wrong = [x for x, done in zip(values, settled, strict=True)
+                     if done and recognizer.value_score(x) != recognizer.bulk_score]
+            assert wrong == [], (recognizer.name, wrong[:5])

@@ -158,7 +158,8 @@ class PatternRecognizer(Recognizer):
     negative_penalty: float = 0.3
     strip: str = ""
     scorer: Callable[[str], float] | None = None
-    # Optional vectorised shortcut for columns: True where a value's score is ``bulk_score``.
+    # Optional vectorised shortcut for columns: True where a value's score is ``bulk_score``
+    # (which must equal what ``value_score`` gives those values; tests hold them equal).
     bulk: Callable[[pl.Series], pl.Series] | None = None
     bulk_score: float = 0.0
 
@@ -884,10 +885,11 @@ def _catalogue() -> tuple[Recognizer, ...]:
             score=0.3, validator=_long_ipv6, validated_score=0.85),
         PatternRecognizer(
             "date", e.DATE_TIME, _DATE, score=0.3, validator=v.is_date, validated_score=0.7,
-            context=_DATE_CONTEXT, context_boost=0.1),
+            context=_DATE_CONTEXT, context_boost=0.1, bulk=v.iso_dates, bulk_score=0.7),
         PatternRecognizer(
             "date_of_birth", e.DATE_OF_BIRTH, _DATE, score=0.3, validator=v.is_date,
-            validated_score=0.3, context=_DOB_CONTEXT, context_boost=0.6),
+            validated_score=0.3, context=_DOB_CONTEXT, context_boost=0.6, bulk=v.iso_dates,
+            bulk_score=0.3),
         PatternRecognizer(
             "age", e.AGE, AGE_PATTERN, score=0.3, validator=v.is_age, validated_score=0.75,
             context=("patient", "pt", "man", "woman", "male", "female", "boy", "girl", "age"),

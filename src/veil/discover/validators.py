@@ -286,6 +286,18 @@ def is_date(value: str) -> bool:
     return False
 
 
+_ISO_DATE = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
+
+
+def iso_dates(values: pl.Series) -> pl.Series:
+    """Boolean per value: an ISO ``YYYY-MM-DD`` date that :func:`is_date` accepts, decided in
+    one Polars pass. False means "not decided here": ask :func:`is_date` (a test holds the two
+    equal wherever this says True)."""
+    parsed = values.str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+    return (values.str.contains(_ISO_DATE) & parsed.is_not_null()
+            & parsed.dt.year().is_between(MIN_YEAR, MAX_YEAR)).fill_null(False).rename(values.name)
+
+
 # -------------------------------------------------------------------------------- email, URL, ZIP
 
 _EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
