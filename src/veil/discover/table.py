@@ -44,11 +44,13 @@ import inspect
 import io
 import itertools
 import math
+import os
 import re
 import time
 import unicodedata
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,6 +76,7 @@ __all__ = [
 ]
 
 MAX_CELL_CHARS = 10_000
+_WORKERS = min(2, os.cpu_count() or 1)  # column workers
 """Cells are cut to this many characters before pattern matching, so one huge cell cannot
 dominate the scan time."""
 
@@ -875,6 +878,10 @@ def scan_table(
 _FRAME_ROWS = -1  # _scan's rows: the frame's own height (a file's may be unknown: None)
 
 
+def _text_bytes(series: pl.Series) -> int:
+    return int(series.str.len_bytes().sum() or 0) if series.dtype == pl.String else 0
+
+
 def _scan(
     frame: pl.DataFrame, *, sample: int | None, seed: int, max_combination: int,
     recognizers: Sequence[Recognizer] | None, text_columns: Iterable[str], rows: int | None,
@@ -911,11 +918,18 @@ def _scan(
     scanned = frame.select(scannable)
     if sample is not None and scanned.height > sample:
         scanned = scanned.sample(n=sample, seed=seed)
-    for name in scannable:
+    def judge(name: str) -> ColumnFinding:
         series = scanned[name]
         if series.dtype in (pl.Categorical, pl.Enum):
             series = series.cast(pl.String)
-        findings[name] = _decide(_gather(name, series, recs, force_text=name in forced))
+        return _decide(_gather(name, series, recs, force_text=name in forced))
+
+    # Columns are independent and their regex passes run in Polars without the GIL, so two
+    # workers keep both cores busy; the slowest (free text) column then sets the pace.
+    # The longest text goes first so it is not left running alone at the end.
+    order = sorted(scannable, key=lambda c: -_text_bytes(scanned[c]))
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        findings |= dict(zip(order, pool.map(judge, order), strict=True))
 
     columns = [findings[c] for c in frame.columns]
     quasi = [f.column for f in columns
