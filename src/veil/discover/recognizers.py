@@ -221,17 +221,21 @@ class PatternRecognizer(Recognizer):
         if text is None or len(text) == 0:
             return _zeros(values)
         pattern = rf"^\s*(?:{self.pattern})\s*$" if whole else self.pattern
-        hit = text.str.contains(pattern)
-        if not hit.any():
-            return _zeros(values)
-        if self.validator is None and self.scorer is None:
-            return hit.cast(pl.Float64).fill_null(0.0).rename(values.name) * self.score
-        frame = pl.DataFrame({"v": text}).with_row_index("row").filter(hit)
+        unvalidated = self.validator is None and self.scorer is None
+        if whole or unvalidated:
+            hit = text.str.contains(pattern)
+            if not hit.any():
+                return _zeros(values)
+            if unvalidated:
+                return hit.cast(pl.Float64).fill_null(0.0).rename(values.name) * self.score
+        frame = pl.DataFrame({"v": text}).with_row_index("row")
         if whole:
-            found = frame.select("row", pl.col("v").str.strip_chars().alias("m"))
-        else:
+            found = frame.filter(hit).select("row", pl.col("v").str.strip_chars().alias("m"))
+        else:  # one pass finds and extracts: no separate `contains` over long text
             found = frame.select("row", pl.col("v").str.extract_all(self.pattern).alias("m"))
             found = found.explode("m").drop_nulls("m")
+            if found.is_empty():
+                return _zeros(values)
         if self.strip:
             found = found.with_columns(pl.col("m").str.strip_chars_end(self.strip))
         distinct = found.get_column("m").unique()
