@@ -40,7 +40,6 @@ unique share over-states the population's: read it as an upper bound.
 from __future__ import annotations
 
 import codecs
-import inspect
 import io
 import itertools
 import math
@@ -134,6 +133,10 @@ class Recognizer(Protocol):
 
     def matches(self, values: pl.Series) -> pl.Series:
         """Float64 score per cell for a valid match *inside* the cell; 0.0 for none."""
+        ...
+
+    def full_match(self, values: pl.Series) -> pl.Series:
+        """Float64 score per cell that *is* one valid match as a whole; 0.0 otherwise."""
         ...
 
 
@@ -389,24 +392,6 @@ def _default_recognizers() -> tuple[Recognizer, ...]:
     return tuple(RECOGNIZERS)
 
 
-_WHOLE_KEYWORDS = ("whole", "whole_cell", "full", "full_match", "fullmatch", "anchored")
-
-
-def _whole_scores(recognizer: Recognizer, values: pl.Series) -> pl.Series:
-    """Scores for cells that *are* the entity (not merely contain it)."""
-    full = getattr(recognizer, "full_match", None)
-    if callable(full):
-        return full(values)
-    try:
-        parameters = inspect.signature(recognizer.matches).parameters
-    except (TypeError, ValueError):  # builtins without a signature
-        parameters = {}
-    for keyword in _WHOLE_KEYWORDS:
-        if keyword in parameters:
-            return recognizer.matches(values, **{keyword: True})  # type: ignore[call-arg]
-    return recognizer.matches(values)
-
-
 @dataclass
 class _EntityHits:
     entity: Entity
@@ -495,7 +480,7 @@ class _Matched:
             return
         values = uniq.gather(todo)
         scores = _as_scores(
-            _whole_scores(recognizer, values) if whole else recognizer.matches(values),
+            recognizer.full_match(values) if whole else recognizer.matches(values),
             len(values))
         hit = scores > 0
         if not hit.any():
