@@ -142,7 +142,9 @@ class PatternRecognizer(Recognizer):
 
     In free text, any of ``context`` near the match adds ``context_boost`` and any of
     ``negative_context`` subtracts ``negative_penalty``. ``strip`` lists trailing characters
-    cut from a match (a URL ends before the full stop that ends the sentence).
+    cut from a match (a URL ends before the full stop that ends the sentence). A shape too
+    loose to count alone (``needs_context``) is reported in free text only next to one of its
+    context words, and never in columns, where there is no context to read.
     """
 
     name: str
@@ -157,11 +159,12 @@ class PatternRecognizer(Recognizer):
     negative_context: tuple[str, ...] = ()
     negative_penalty: float = 0.3
     strip: str = ""
+    needs_context: bool = False
     scorer: Callable[[str], float] | None = None
-    # Optional vectorised shortcut for columns: True where a value's score is ``bulk_score``
-    # (which must equal what ``value_score`` gives those values; tests hold them equal).
+    # Optional vectorised shortcut for columns: a Float64 score for each value it can decide
+    # in one Polars pass, null where it cannot; wherever it is not null it must equal
+    # ``value_score`` (tests hold them equal).
     bulk: Callable[[pl.Series], pl.Series] | None = None
-    bulk_score: float = 0.0
 
     def value_score(self, value: str) -> float:
         """The context-free score of one matched value (0.0 when it is rejected)."""
@@ -194,7 +197,8 @@ class PatternRecognizer(Recognizer):
                 continue
             end = start + len(value)
             score = self.value_score(value)
-            if score <= 0.0:
+            if score <= 0.0 or (self.needs_context and not _has_words(
+                    _around(text, start, end), self.context)):
                 continue
             score = self.with_context(text, start, end, score)
             if score > 0.0:
@@ -202,12 +206,15 @@ class PatternRecognizer(Recognizer):
         return found
 
     def _distinct_scores(self, distinct: pl.Series) -> pl.Series:
-        """``value_score`` of each distinct candidate; those ``bulk`` settles skip the loop."""
-        settled = (self.bulk(distinct) if self.bulk is not None
-                   else pl.repeat(False, len(distinct), eager=True))
-        scores = [self.bulk_score if done else self.value_score(value)
-                  for value, done in zip(distinct.to_list(), settled.to_list(), strict=True)]
-        return pl.Series(scores, dtype=pl.Float64)
+        """``value_score`` of each distinct candidate; those ``bulk`` decides skip the loop."""
+        if self.bulk is None:
+            return pl.Series([self.value_score(x) for x in distinct.to_list()], dtype=pl.Float64)
+        decided = self.bulk(distinct).cast(pl.Float64)
+        todo = decided.is_null()
+        if not todo.any():
+            return decided
+        rest = [self.value_score(x) for x in distinct.filter(todo).to_list()]
+        return decided.scatter(todo.arg_true(), pl.Series(rest, dtype=pl.Float64))
 
     def matches(self, values: pl.Series) -> pl.Series:
         return self._score_cells(values, whole=False)
@@ -218,7 +225,7 @@ class PatternRecognizer(Recognizer):
     def _score_cells(self, values: pl.Series, *, whole: bool) -> pl.Series:
         """One regex pass over the column, then the validator once per distinct candidate."""
         text = _as_text(values)
-        if text is None or len(text) == 0:
+        if text is None or len(text) == 0 or self.needs_context:
             return _zeros(values)
         pattern = rf"^\s*(?:{self.pattern})\s*$" if whole else self.pattern
         unvalidated = self.validator is None and self.scorer is None
@@ -791,8 +798,12 @@ _ROMANCE_ADDRESS = (
     r"(?:[ \t]+(?:(?i:de|del|della|dei|des|du|la|le|les|di|da|do|dos|das|el|y)[ \t]+)?"
     rf"[{_UPPER}][\w'’-]*){{1,4}}{_UNIT}?{_BLOCK}"
 )
-_UNIT_ADDRESS = (rf"\b(?:Apt|Apartment|Suite|Ste|Unit|APT|SUITE)\.?[ \t]?#?[ \t]?\d{{1,5}}"
-                 rf"[A-Za-z]?\b{_BLOCK}")
+# A street name followed by its number, behind a building number ("46 velký průhon 426",
+# "87 Jakobi 69"): any script, any case, so it only counts next to address words.
+_NAME_NUMBER_ADDRESS = (r"\b\d{1,4}[ \t]+[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*){0,3}"
+                        rf"[ \t]+\d{{1,5}}[A-Za-z]?\b{_UNIT}?")
+_UNIT_ADDRESS = (r"\b(?:Apt|Apartment|Suite|Ste|Unit|APT|SUITE|apt|apartment|suite)"
+                 rf"\.?[ \t]?#?[ \t]?\d{{1,5}}[A-Za-z]?\b{_BLOCK}")
 
 AGE_PATTERN = (
     r"(?i:\b(?:\d{1,3}[- ](?:years?|yrs?)[- ]old"
@@ -827,6 +838,21 @@ def phone_score(value: str) -> float:
     return 0.25 if v.is_possible_phone_number(value) else 0.0
 
 
+def _phone_scores(values: pl.Series) -> pl.Series:
+    """``phone_score`` where one Polars pass decides it: valid US numbers, and values no
+    numbering plan can hold (a date, an SSN's layout, too few or too many digits)."""
+    return pl.select(pl.when(v.us_phone_numbers(values)).then(PHONE_VALID_US)
+                     .when(v.not_phone_shaped(values)).then(0.0)).to_series()
+
+
+def _settles(test: Callable[[pl.Series], pl.Series], score: float
+             ) -> Callable[[pl.Series], pl.Series]:
+    """A ``bulk`` shortcut giving ``score`` where ``test`` is True and leaving the rest."""
+    def bulk(values: pl.Series) -> pl.Series:
+        return pl.select(pl.when(test(values)).then(score)).to_series()
+    return bulk
+
+
 _PHONE = (r"(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?|\b)\d{1,4}(?:[ .\-]\d{2,4}){1,4}"
           r"(?: ?(?:x|ext\.?|extension) ?\d{1,6})?\b")
 _PHONE_CONTEXT = ("phone", "telephone", "tel", "mobile", "cell", "cellphone", "call", "calling",
@@ -850,13 +876,14 @@ def _catalogue() -> tuple[Recognizer, ...]:
         PatternRecognizer(
             "email", e.EMAIL_ADDRESS,
             r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b",
-            score=0.5, validator=v.is_email, validated_score=0.95),
+            score=0.5, validator=v.is_email, validated_score=0.95,
+            bulk=_settles(v.emails, 0.95)),
         PatternRecognizer(
             "url", e.URL, "\\b(?:(?:https?|ftps?)://|www\\.)[^\\s<>\"'`]+",
             score=0.5, validator=v.is_url, validated_score=0.85, strip=".,;:!?)]}'\""),
         PatternRecognizer(
             "phone", e.PHONE_NUMBER, _PHONE, score=0.25, scorer=phone_score,
-            bulk=v.us_phone_numbers, bulk_score=PHONE_VALID_US,
+            bulk=_phone_scores,
             context=_PHONE_CONTEXT, context_boost=0.35, negative_context=_PHONE_NEGATIVE),
         PatternRecognizer(
             "us_ssn", e.US_SSN, r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b",
@@ -889,11 +916,11 @@ def _catalogue() -> tuple[Recognizer, ...]:
             score=0.3, validator=_long_ipv6, validated_score=0.85),
         PatternRecognizer(
             "date", e.DATE_TIME, _DATE, score=0.3, validator=v.is_date, validated_score=0.7,
-            context=_DATE_CONTEXT, context_boost=0.1, bulk=v.iso_dates, bulk_score=0.7),
+            context=_DATE_CONTEXT, context_boost=0.1, bulk=_settles(v.iso_dates, 0.7)),
         PatternRecognizer(
             "date_of_birth", e.DATE_OF_BIRTH, _DATE, score=0.3, validator=v.is_date,
-            validated_score=0.3, context=_DOB_CONTEXT, context_boost=0.6, bulk=v.iso_dates,
-            bulk_score=0.3),
+            validated_score=0.3, context=_DOB_CONTEXT, context_boost=0.6,
+            bulk=_settles(v.iso_dates, 0.3)),
         PatternRecognizer(
             "age", e.AGE, AGE_PATTERN, score=0.3, validator=v.is_age, validated_score=0.75,
             context=("patient", "pt", "man", "woman", "male", "female", "boy", "girl", "age"),
@@ -910,6 +937,10 @@ def _catalogue() -> tuple[Recognizer, ...]:
         PatternRecognizer(
             "street_address_lower", e.STREET_ADDRESS, _LOWER_ADDRESS, score=0.35,
             context=_ADDRESS_CONTEXT, context_boost=0.3),
+        PatternRecognizer(
+            "street_address_name_number", e.STREET_ADDRESS, _NAME_NUMBER_ADDRESS, score=0.45,
+            context=(*_ADDRESS_CONTEXT, "apt", "apartment", "suite"), context_boost=0.2,
+            needs_context=True),
         PatternRecognizer(
             "po_box", e.STREET_ADDRESS, r"\b(?i:p\.? ?o\.? box|post office box) \d{1,6}\b",
             score=0.8),
