@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from bench.pii_eval import Record, evaluate
 
 

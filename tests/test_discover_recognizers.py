@@ -12,14 +12,10 @@ import pytest
 from veil.discover import validators as v
 from veil.discover.analyzer import analyze, analyze_many, resolve_overlaps
 from veil.discover.entities import Entity, Span
-from veil.discover.recognizers import (
-    RECOGNIZERS,
-    PatternRecognizer,
-    PersonRecognizer,
-    SpacyPersonRecognizer,
-    installed_spacy_models,
-    recognizers,
-)
+from veil.discover.names import PersonRecognizer
+from veil.discover.patterns import PatternRecognizer
+from veil.discover.recognizers import RECOGNIZERS, recognizers
+from veil.discover.spacy_ner import SpacyPersonRecognizer, installed_spacy_models
 from veil.errors import InputError
 
 E = Entity

@@ -10,15 +10,12 @@ import polars as pl
 import pytest
 
 from veil.demo.data import generate_patients
+from veil.discover.column_names import name_hint
 from veil.discover.entities import Category, Entity
-from veil.discover.table import (
-    MAX_CELL_CHARS,
-    name_hint,
-    qi_risk,
-    read_source,
-    scan_file,
-    scan_table,
-)
+from veil.discover.evidence import MAX_CELL_CHARS
+from veil.discover.files import read_source
+from veil.discover.qi import qi_risk
+from veil.discover.table import scan_file, scan_table
 from veil.errors import InputError, MalformedSourceError
 
 D, Q, S, OTHER = (Category.DIRECT_IDENTIFIER, Category.QUASI_IDENTIFIER, Category.SENSITIVE,

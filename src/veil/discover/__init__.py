@@ -8,8 +8,9 @@ other) with evidence and quasi-identifier risk; ``analyze`` finds spans in free 
 from veil.discover.analyzer import analyze, analyze_many
 from veil.discover.entities import Category, Entity, Span
 from veil.discover.hipaa import SafeHarborReport, safe_harbor_report
+from veil.discover.qi import QiRisk
 from veil.discover.redact import Operator, Pseudonymizer, redact_text
-from veil.discover.table import ColumnFinding, QiRisk, TableScan, scan_file, scan_table
+from veil.discover.table import ColumnFinding, TableScan, scan_file, scan_table
 
 __all__ = [
     "Category",

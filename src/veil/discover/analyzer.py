@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from veil.discover.entities import Entity, Span
-from veil.discover.recognizers import RECOGNIZERS, Recognizer
+from veil.discover.patterns import Recognizer
+from veil.discover.recognizers import RECOGNIZERS
 from veil.errors import InputError
 
 

@@ -53,7 +53,7 @@ class IdentifierKind:
     paragraph: str  # "(A)".."(R)" of 164.514(b)(2)(i)
     description: str  # the regulation's wording
     entities: frozenset[Entity]
-    name_rules: frozenset[str]  # NameRule.name values from veil.discover.table.NAME_RULES
+    name_rules: frozenset[str]  # NameRule.name values from veil.discover.column_names.NAME_RULES
     remedy: str
 
 
