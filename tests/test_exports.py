@@ -1,6 +1,7 @@
 """Pin the public names, so an API change is a decision, not an accident."""
 
 import veil
+import veil.anonymize
 import veil.discover
 import veil.keys
 import veil.ledger
@@ -16,7 +17,9 @@ def test_exported_names():
     assert "KeyRing" in veil.keys.__all__
     assert {"scan_table", "scan_file", "analyze", "redact_text", "safe_harbor_report"} <= set(
         veil.discover.__all__)
-    for module in (veil, veil.discover, veil.keys, veil.ledger, veil.workspace):
+    assert {"anonymize", "Hierarchy", "KAnonymity", "safe_harbor", "tokenize"} <= set(
+        veil.anonymize.__all__)
+    for module in (veil, veil.anonymize, veil.discover, veil.keys, veil.ledger, veil.workspace):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 

@@ -6,9 +6,13 @@
     ├── InputError                 input.*        the caller's input is wrong; nothing was written
     │   ├── MalformedSourceError   input.malformed    unreadable, ragged, empty or badly encoded
     │   ├── SchemaError            input.schema       missing/null subject ids, unsupported types
-    │   └── InvalidNameError       input.name         a dataset name that is not allowed
+    │   ├── InvalidNameError       input.name         a dataset name that is not allowed
+    │   └── HierarchyError         input.hierarchy    a generalization hierarchy that is malformed
+    │                                                 or does not cover the data
     ├── NotFoundError              notfound       a workspace, dataset, version or entry is unknown
     ├── WorkspaceError             workspace      the workspace cannot be created or opened as asked
+    ├── PrivacyModelError          privacy.unmet  no release meets the privacy model within the
+    │                                             suppression limit (never a weaker one instead)
     ├── KeyringError               keys.*         master key missing or wrong, data key destroyed
     │   ├── MasterKeyUnavailableError keys.unavailable  no passphrase, key file or env key
     │   ├── WrongMasterKeyError    keys.wrong         the key material does not open this workspace
@@ -50,12 +54,20 @@ class InvalidNameError(InputError):
     code = "input.name"
 
 
+class HierarchyError(InputError):
+    code = "input.hierarchy"
+
+
 class NotFoundError(VeilError):
     code = "notfound"
 
 
 class WorkspaceError(VeilError):
     code = "workspace"
+
+
+class PrivacyModelError(VeilError):
+    code = "privacy.unmet"
 
 
 class KeyringError(VeilError):

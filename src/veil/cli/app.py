@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.cli import audit, keys, scan
+from veil.cli import anonymize, audit, keys, protect, scan
 from veil.cli.common import Options, options, out, print_json
 from veil.keys import generate_key_file
 from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE, DatasetVersion, Workspace
@@ -24,6 +24,10 @@ app = typer.Typer(
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
 app.command()(scan.scan)
+app.command()(protect.pseudonymize)
+app.command()(protect.reidentify)
+app.command(name="safe-harbor")(protect.safe_harbor)
+app.command()(anonymize.anonymize)
 
 
 @app.callback()
@@ -171,6 +175,7 @@ def demo(
     from veil.demo.pipeline import run_demo  # the demo pulls in Faker; keep other commands light
 
     key_file = Path(os.environ.get("VEIL_KEY_FILE") or workspace.with_suffix(".key"))
+    key_file.parent.mkdir(parents=True, exist_ok=True)
     with _progress() as progress:
         summary = run_demo(workspace, patients=patients, seed=seed, overwrite=overwrite,
                            key_file=key_file, progress=progress)
@@ -181,5 +186,7 @@ def demo(
         out.print(scan.findings_table(summary.classification, "patients: what veil found"))
     for title, text in summary.texts:
         out.print(f"[bold]{title}[/]: {text}")
+    if summary.release is not None:
+        out.print(anonymize.comparison(summary.release))
     out.print(table)
     out.print(f"workspace: {workspace}  key file: {key_file}")

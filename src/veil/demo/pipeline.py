@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.progress import Progress
 
+from veil.anonymize.release import Release
 from veil.demo.data import generate_patients
 from veil.discover.analyzer import analyze
 from veil.discover.entities import Category
@@ -41,6 +42,7 @@ class DemoSummary:
     steps: list[Step] = field(default_factory=list)
     classification: dict[str, Any] | None = None
     texts: list[tuple[str, str]] = field(default_factory=list)
+    release: Release | None = None
 
     def run(self, name: str, action: Callable[[], str], progress: Progress | None) -> None:
         task = progress.add_task(name, total=None) if progress else None
@@ -115,6 +117,14 @@ def run_demo(
             raise VaultIntegrityError("the demo table read back differs from what was ingested")
         return f"{back.height:,} rows decrypted, fingerprint re-checked"
 
+    def release() -> str:
+        summary.release, stored = ws.anonymize(DATASET, k=5, suppression_limit=0.05,
+                                               purpose=PURPOSE)
+        made = summary.release
+        return (f"{stored.ref}: k=5 over {len(made.quasi_identifiers)} quasi-identifiers, "
+                f"levels {made.levels}, {made.suppressed:,} suppressed, "
+                f"information loss (NCP) {made.utility.ncp:.3f}")
+
     def audit() -> str:
         result = ws.verify()
         ingest_seq = next(e.seq for e in ws.ledger.entries() if e.action == "dataset.ingest")
@@ -126,7 +136,7 @@ def run_demo(
         for name, action in [("generate synthetic patients", generate),
                              ("create workspace", create), ("ingest + encrypt", ingest),
                              ("discover personal data", discover), ("read back", read_back),
-                             ("verify audit ledger", audit)]:
+                             ("anonymize a release", release), ("verify audit ledger", audit)]:
             summary.run(name, action, progress)
     finally:
         if ws is not None:

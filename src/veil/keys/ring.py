@@ -7,6 +7,10 @@ value (a constant sealed the same way) tells a wrong master key apart from a cor
 Rotation re-wraps every live key under a new master key in the caller's transaction; data files
 are untouched. Destroying a key deletes its wrapped bytes with ``secure_delete`` on, so the data
 it protected is gone for good (crypto-shredding).
+
+The pseudonym (HMAC) key has epochs: epoch 1 is ``pseudonym``, later ones ``pseudonym-<n>``.
+:meth:`KeyRing.add_pseudonym_epoch` starts a new one for new tokens; earlier epochs stay in the
+ring, wrapped, so new data can still be tokenized to link with an old release.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from veil.errors import (
+    InputError,
     IntegrityError,
     KeyDestroyedError,
     NotFoundError,
@@ -43,6 +48,18 @@ _CHECK_ID = "master-check"
 _CHECK_PLAINTEXT = b"veil master key check v1"
 SIGNING_KEY_ID = "ledger-signing"
 PSEUDONYM_KEY_ID = "pseudonym"
+
+
+def pseudonym_key_id(epoch: int) -> str:
+    """The ring's key id for pseudonym key ``epoch`` (1 is the key every workspace starts with)."""
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        msg = f"a pseudonym key epoch is a whole number >= 1; got {epoch!r}"
+        raise InputError(msg)
+    return PSEUDONYM_KEY_ID if epoch == 1 else f"{PSEUDONYM_KEY_ID}-{epoch}"
+
+
+def _pseudonym_epoch(key_id: str) -> int:
+    return 1 if key_id == PSEUDONYM_KEY_ID else int(key_id.rsplit("-", 1)[1])
 
 
 def _wrap(master: MasterKey, key_id: str, key: bytes) -> bytes:
@@ -157,9 +174,21 @@ class KeyRing:
     def public_key_bytes(self) -> bytes:
         return self.signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
-    def pseudonym_key(self) -> bytes:
-        """The HMAC key for stable pseudonyms; rotation re-wraps it but never changes it."""
-        return self._get(PSEUDONYM_KEY_ID)
+    def pseudonym_key(self, epoch: int | None = None) -> bytes:
+        """The HMAC key for stable pseudonyms of ``epoch`` (default: the current one). Master-key
+        rotation re-wraps it but never changes it; :meth:`add_pseudonym_epoch` adds a new one."""
+        return self._get(pseudonym_key_id(self.pseudonym_epoch() if epoch is None else epoch))
+
+    def pseudonym_epoch(self) -> int:
+        """The current (newest) pseudonym key epoch."""
+        rows = self._conn.execute("SELECT key_id FROM keys WHERE kind = 'pseudonym'").fetchall()
+        return max(_pseudonym_epoch(key_id) for (key_id,) in rows)
+
+    def add_pseudonym_epoch(self, now: str) -> int:
+        """Start a new pseudonym key epoch with a fresh random key; returns its number."""
+        epoch = self.pseudonym_epoch() + 1
+        self._insert(pseudonym_key_id(epoch), "pseudonym", os.urandom(32), now)
+        return epoch
 
     # -- rotation -----------------------------------------------------------------------------
     def rotate(self, new_master: MasterKey) -> int:

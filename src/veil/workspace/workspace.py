@@ -28,11 +28,16 @@ from typing import Any
 import polars as pl
 
 from veil import __version__
+from veil.anonymize.plan import plan_release
+from veil.anonymize.release import Release, anonymize
+from veil.anonymize.safe_harbor import safe_harbor
+from veil.anonymize.tokens import assign_codes, lookup, token_domains, tokenize
 from veil.discover.entities import Category
 from veil.discover.hipaa import safe_harbor_report
 from veil.discover.redact import Pseudonymizer
 from veil.discover.table import TableScan, scan_table
 from veil.errors import (
+    InputError,
     InvalidNameError,
     KeyDestroyedError,
     NotFoundError,
@@ -42,6 +47,7 @@ from veil.errors import (
 )
 from veil.keys import KeyRing, KeySource, MasterKey
 from veil.keys.ring import SCHEMA as KEYS_SCHEMA
+from veil.keys.ring import pseudonym_key_id
 from veil.ledger import Ledger, Record, SignedTreeHead, Verification
 from veil.ledger.log import SCHEMA as LEDGER_SCHEMA
 from veil.vault import Vault
@@ -231,39 +237,17 @@ class Workspace:
             raise InvalidNameError(msg)
         frame, provenance = sources.load(source, format=format, schema_overrides=schema_overrides)
         sources.check_subject_id(frame, subject_id, provenance.get("file", provenance["source"]))
-        key_id = f"data-{uuid.uuid4().hex}"
-        key = KeyRing.generate_data_key()
-        # Hash (and classify) while Parquet encodes: all release the GIL and share the cores.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            pending = pool.submit(fingerprint, frame)
-            scanning = pool.submit(scan_table, frame, sample=CLASSIFY_SAMPLE) if classify else None
-            file = self._vault.seal(frame, key, key_id)
+        sealed = self._seal(frame, classify=classify)
         try:
-            digest = pending.result()
-            scan = scanning.result() if scanning else None
             with self._transaction() as now:
-                self._ring.add_data_key(key_id, key, now)
-                dataset_id = self._dataset_id(name, create_at=now)
-                version = 1 + self._conn.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM versions WHERE dataset_id = ?",
-                    (dataset_id,),
-                ).fetchone()[0]
                 provenance |= {"veil": __version__, "actor": actor, "purpose": purpose}
-                schema = {c: str(t) for c, t in frame.schema.items()}
-                self._conn.execute(
-                    "INSERT INTO versions(dataset_id, version, file, key_id, schema, rows, "
-                    "subject_id, fingerprint, provenance, classification, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (dataset_id, version, file, key_id, json.dumps(schema), frame.height,
-                     subject_id, digest, json.dumps(provenance),
-                     json.dumps(scan.to_dict()) if scan else None, now),
-                )
+                version = self._add_version(name, sealed, frame, subject_id, provenance, now)
                 self._log(now, actor, "dataset.ingest", f"{name}@{version}", purpose,
                           rows=frame.height, columns=frame.width, subject_id=subject_id,
-                          fingerprint=digest, key_id=key_id, source=provenance,
-                          classification=_summary(scan))
+                          fingerprint=sealed[3], key_id=sealed[1], source=provenance,
+                          classification=_summary(sealed[4]))
         except BaseException:
-            self._vault.discard(file)
+            self._vault.discard(sealed[0])
             raise
         return self.version(name, version)
 
@@ -321,14 +305,7 @@ class Workspace:
         if missing:
             msg = f"{record.ref} has no column(s) {missing}; columns are {list(record.schema)}"
             raise SchemaError(msg)
-        if record.destroyed:
-            msg = f"{record.ref} was crypto-shredded on {record.destroyed}; it cannot be read"
-            raise KeyDestroyedError(msg)
-        key = self._ring.data_key(record.key_id)
-        frame = self._vault.open(record.file, key, record.key_id)
-        if fingerprint(frame) != record.fingerprint:
-            msg = f"{record.ref} does not match its recorded fingerprint"
-            raise VaultIntegrityError(msg)
+        frame = self._open(record)
         with self._transaction() as now:
             self._log(now, actor, "dataset.read", record.ref, purpose, columns=wanted,
                       fingerprint=record.fingerprint)
@@ -348,6 +325,246 @@ class Workspace:
         self._vault.discard(record.file)
         self._checkpoint()
         return self.version(name, version)
+
+    # -- pseudonymized and Safe Harbor releases ----------------------------------------------
+    def pseudonymize(
+        self,
+        name: str,
+        columns: Sequence[str],
+        *,
+        version: int | None = None,
+        reversible: bool = False,
+        output: str | None = None,
+        domains: Mapping[str, str] | None = None,
+        epoch: int | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = DEFAULT_PURPOSE,
+    ) -> DatasetVersion:
+        """Store a copy of ``name`` with ``columns`` replaced by keyed tokens as dataset
+        ``output`` (default ``{name}.pseudonymized``); see :mod:`veil.anonymize.tokens`.
+
+        Tokens use the pseudonym key of ``epoch`` (default: the current one; an older epoch
+        links new data to an old release). With ``reversible`` the token -> value map is sealed
+        in the vault as dataset ``{output}.tokens`` in the same transaction, for
+        :meth:`reidentify`; crypto-shredding that map version makes the release irreversible.
+        """
+        record = self.version(name, version)
+        target = f"{name}.pseudonymized" if output is None else output
+        self._check_release_names(record, target, with_map=reversible)
+        token_domains(columns, list(record.schema), domains)  # refuse before reading anything
+        epoch = self._ring.pseudonym_epoch() if epoch is None else epoch
+        pseudonymizer = Pseudonymizer(self._ring.pseudonym_key(epoch))
+        frame = self.read(name, record.version, actor=actor, purpose=purpose)
+        done = tokenize(frame, columns, pseudonymizer, domains=domains)
+        provenance = {"source": "pseudonymize", "from": record.ref, "columns": list(done.domains),
+                      "domains": done.domains, "pseudonym_key": pseudonym_key_id(epoch),
+                      "epoch": epoch, "reversible": bool(reversible)}
+        return self._store_release(done.frame, target, record.subject_id, provenance,
+                                   "dataset.pseudonymize", done.token_map if reversible else None,
+                                   actor=actor, purpose=purpose)
+
+    def safe_harbor(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        output: str | None = None,
+        reference_year: int | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = DEFAULT_PURPOSE,
+    ) -> DatasetVersion:
+        """Store the HIPAA Safe Harbor release of ``name`` as dataset ``output`` (default
+        ``{name}.safe_harbor``); see :func:`veil.anonymize.safe_harbor.safe_harbor`.
+
+        The subject-id column always becomes random codes, the re-identification code 45 CFR
+        164.514(c) allows (not derived from the person); the code -> subject map is sealed as
+        ``{output}.tokens`` in the same transaction, so :meth:`reidentify` and erasure can
+        still reach a subject. Every other column gets the transform.
+        """
+        record = self.version(name, version)
+        target = f"{name}.safe_harbor" if output is None else output
+        self._check_release_names(record, target, with_map=True)
+        frame = self.read(name, record.version, actor=actor, purpose=purpose)
+        codes = assign_codes(frame, record.subject_id)
+        release = safe_harbor(frame.drop(record.subject_id), reference_year=reference_year)
+        result = release.frame.insert_column(0, codes.frame[record.subject_id])
+        provenance = {"source": "safe_harbor", "from": record.ref,
+                      "subject_codes": record.subject_id} | release.to_dict()
+        return self._store_release(result, target, record.subject_id, provenance,
+                                   "dataset.safe_harbor", codes.token_map, actor=actor,
+                                   purpose=purpose)
+
+    def anonymize(
+        self,
+        name: str,
+        quasi_identifiers: Sequence[str] | None = None,
+        sensitive: Sequence[str] | None = None,
+        *,
+        version: int | None = None,
+        keep: Sequence[str] | None = None,
+        output: str | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = DEFAULT_PURPOSE,
+        **settings: Any,
+    ) -> tuple[Release, DatasetVersion]:
+        """Store a release of ``name`` that meets k-anonymity, l-diversity and/or t-closeness
+        as dataset ``output`` (default ``{name}.anonymized``). ``settings`` are those of
+        :func:`veil.anonymize.anonymize` (``k``, ``l``, ``t``, ``hierarchies``,
+        ``suppression_limit``, ``algorithm``, ``metric``...).
+
+        Quasi-identifiers and sensitive attributes default to the discovery classification's;
+        direct identifiers, the subject id and unclassified columns are left out (see
+        :mod:`veil.anonymize.plan`), unless ``keep`` names what to release unchanged. The
+        release carries no subject ids. Its models, levels, utility and risk before and after
+        go into its provenance and the ledger entry.
+        """
+        record = self.version(name, version)
+        target = f"{name}.anonymized" if output is None else output
+        self._check_release_names(record, target, with_map=False)
+        plan = plan_release(list(record.schema), record.classification, record.subject_id,
+                            quasi_identifiers=quasi_identifiers, sensitive=sensitive, keep=keep)
+        frame = self.read(name, record.version, plan.columns, actor=actor, purpose=purpose)
+        release = anonymize(frame, plan.quasi_identifiers, plan.sensitive,
+                            entities=plan.entities, **settings)
+        provenance = {"source": "anonymize", "from": record.ref, "dropped": list(plan.dropped),
+                      "kept": list(plan.kept)} | release.to_dict()
+        stored = self._store_release(release.frame, target, "", provenance, "dataset.anonymize",
+                                     None, actor=actor, purpose=purpose)
+        return release, stored
+
+    def reidentify(
+        self,
+        name: str,
+        tokens: Sequence[str],
+        *,
+        version: int | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = DEFAULT_PURPOSE,
+    ) -> dict[str, str]:
+        """The original values behind ``tokens`` of a reversible release (newest version unless
+        ``version``). Needs a stated ``purpose``; logs how many tokens, never the values."""
+        if not isinstance(purpose, str) or not purpose.strip() or purpose == DEFAULT_PURPOSE:
+            msg = (f"re-identification needs a stated purpose, not {purpose!r}: say why, e.g. "
+                   "purpose='adverse event follow-up, case 42'")
+            raise InputError(msg)
+        record = self.version(name, version)
+        link = record.provenance.get("tokens")
+        if link is None:
+            why = ("was made without reversible=True, so no token map was kept"
+                   if record.provenance.get("source") == "pseudonymize"
+                   else "is not a reversible pseudonymized release")
+            msg = f"{record.ref} {why}; its tokens cannot be re-identified"
+            raise InputError(msg)
+        mapping = self.version(link["dataset"], link["version"])
+        found = lookup(self._open(mapping), tokens)
+        with self._transaction() as now:
+            self._log(now, actor, "pseudonym.reidentify", record.ref, purpose, tokens=len(found),
+                      token_map=mapping.ref)
+        return found
+
+    def _check_release_names(self, source: DatasetVersion, target: str, *,
+                             with_map: bool) -> None:
+        """A release goes to a new name, and its token map only where a token map lives."""
+        names = [target, f"{target}.tokens"] if with_map else [target]
+        for name in names:
+            if not isinstance(name, str) or not _NAME.match(name):
+                msg = (f"release name {name!r} is not allowed; use 1-64 letters, digits, '_', "
+                       "'.' or '-', starting with a letter")
+                raise InvalidNameError(msg)
+        if target == source.dataset:
+            msg = f"a release of {source.dataset!r} needs another name; pass output="
+            raise InvalidNameError(msg)
+        known = set(self.dataset_names())
+        for name, want_map in zip(names, (False, True), strict=False):
+            if name not in known:
+                continue
+            is_map = self.version(name).provenance.get("source") == "token-map"
+            if is_map != want_map:
+                msg = (f"dataset {name!r} already exists and is "
+                       f"{'a token map' if is_map else 'not a token map'}; choose another output")
+                raise InvalidNameError(msg)
+
+    def _store_release(
+        self, frame: pl.DataFrame, target: str, subject_id: str, provenance: dict[str, Any],
+        action: str, token_map: pl.DataFrame | None, *, actor: str, purpose: str,
+    ) -> DatasetVersion:
+        """Seal a derived frame (and its token map), then register both with their ledger
+        entries in one transaction; on failure the sealed files are discarded."""
+        sealed = [self._seal(frame, classify=True)]
+        try:
+            if token_map is not None:
+                sealed.append(self._seal(token_map, classify=False))
+            with self._transaction() as now:
+                base = {"veil": __version__, "actor": actor, "purpose": purpose}
+                if token_map is not None:
+                    map_name = f"{target}.tokens"
+                    map_version = self._add_version(
+                        map_name, sealed[1], token_map, "token",
+                        base | {"source": "token-map", "for": target, "from": provenance["from"]},
+                        now)
+                    provenance = provenance | {"tokens": {"dataset": map_name,
+                                                          "version": map_version}}
+                    self._log(now, actor, "pseudonym.map", f"{map_name}@{map_version}", purpose,
+                              rows=token_map.height, fingerprint=sealed[1][3],
+                              key_id=sealed[1][1], release=target)
+                version = self._add_version(target, sealed[0], frame, subject_id,
+                                            provenance | base, now)
+                self._log(now, actor, action, f"{target}@{version}", purpose, rows=frame.height,
+                          columns=frame.width, subject_id=subject_id, fingerprint=sealed[0][3],
+                          key_id=sealed[0][1], source=provenance,
+                          classification=_summary(sealed[0][4]))
+        except BaseException:
+            for part in sealed:
+                self._vault.discard(part[0])
+            raise
+        return self.version(target, version)
+
+    def _seal(self, frame: pl.DataFrame, *, classify: bool) -> tuple[
+            str, str, bytes, str, TableScan | None]:
+        """Encrypt ``frame`` under a fresh data key while fingerprinting (and classifying) it:
+        (vault file, key id, key, fingerprint, scan). Nothing is registered yet."""
+        key_id = f"data-{uuid.uuid4().hex}"
+        key = KeyRing.generate_data_key()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = pool.submit(fingerprint, frame)
+            scanning = pool.submit(scan_table, frame, sample=CLASSIFY_SAMPLE) if classify else None
+            file = self._vault.seal(frame, key, key_id)
+        try:
+            return file, key_id, key, pending.result(), scanning.result() if scanning else None
+        except BaseException:
+            self._vault.discard(file)
+            raise
+
+    def _add_version(self, name: str, sealed: tuple[str, str, bytes, str, TableScan | None],
+                     frame: pl.DataFrame, subject_id: str, provenance: dict[str, Any],
+                     now: str) -> int:
+        """Register a sealed frame as the next version of ``name``; inside a transaction."""
+        file, key_id, key, digest, scan = sealed
+        self._ring.add_data_key(key_id, key, now)
+        dataset_id = self._dataset_id(name, create_at=now)
+        version = 1 + self._conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM versions WHERE dataset_id = ?", (dataset_id,),
+        ).fetchone()[0]
+        schema = {c: str(t) for c, t in frame.schema.items()}
+        self._conn.execute(
+            "INSERT INTO versions(dataset_id, version, file, key_id, schema, rows, subject_id, "
+            "fingerprint, provenance, classification, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (dataset_id, version, file, key_id, json.dumps(schema), frame.height, subject_id,
+             digest, json.dumps(provenance), json.dumps(scan.to_dict()) if scan else None, now),
+        )
+        return version
+
+    def _open(self, record: DatasetVersion) -> pl.DataFrame:
+        """Decrypt a version and re-check its fingerprint; the caller logs the use."""
+        if record.destroyed:
+            msg = f"{record.ref} was crypto-shredded on {record.destroyed}; it cannot be read"
+            raise KeyDestroyedError(msg)
+        frame = self._vault.open(record.file, self._ring.data_key(record.key_id), record.key_id)
+        if fingerprint(frame) != record.fingerprint:
+            msg = f"{record.ref} does not match its recorded fingerprint"
+            raise VaultIntegrityError(msg)
+        return frame
 
     # -- keys and audit -----------------------------------------------------------------------
     def rotate_keys(
@@ -375,6 +592,17 @@ class Workspace:
         with self._transaction() as now:
             self._log(now, actor, "keys.use", "pseudonym-key", purpose)
         return Pseudonymizer(self._ring.pseudonym_key())
+
+    def rotate_pseudonym_key(self, *, actor: str = DEFAULT_ACTOR,
+                             purpose: str = "administration") -> int:
+        """Start a new pseudonym key epoch and return its number: tokens made from now on differ
+        from earlier ones. Earlier keys stay in the ring (wrapped), so ``pseudonymize(epoch=)``
+        can still link new data to an old release; token maps need no key and keep working."""
+        with self._transaction() as now:
+            epoch = self._ring.add_pseudonym_epoch(now)
+            self._log(now, actor, "keys.rotate_pseudonym", "pseudonym-key", purpose, epoch=epoch,
+                      key_id=pseudonym_key_id(epoch))
+        return epoch
 
     def _checkpoint(self) -> None:
         """Fold the WAL into the database and truncate it, so erased key bytes leave the WAL."""
