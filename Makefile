@@ -31,6 +31,7 @@ $(VENV)/.bench: $(VENV)/.test
 bench: $(VENV)/.bench
 	$(BIN)/python -m bench storage
 	$(BIN)/python -m bench discover
+	$(BIN)/python -m bench anonymize
 
 clean:
 	rm -rf $(VENV) veil-demo veil-demo.key
