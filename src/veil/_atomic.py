@@ -11,12 +11,14 @@ from typing import BinaryIO
 
 
 @contextmanager
-def atomic_file(path: Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
+def atomic_file(path: Path, *, mode: int = 0o600, durable: bool = True) -> Iterator[BinaryIO]:
     """Yield a temp file beside ``path``; on a clean exit fsync it, rename it over ``path`` and
     fsync the directory. On an error the temp file is removed and ``path`` is untouched.
 
     A process killed at any point leaves either the previous file or the complete new one (plus
     at worst a stray ``.tmp`` file); the directory fsync makes the rename survive a power loss.
+    Without ``durable`` both fsyncs are skipped: still never torn, but a power loss may bring
+    back the previous file (for copies whose staleness is harmless).
     """
     directory = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
@@ -25,17 +27,19 @@ def atomic_file(path: Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_path(directory)
+    if durable:
+        fsync_path(directory)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically (see :func:`atomic_file`)."""
-    with atomic_file(path, mode=mode) as handle:
+    with atomic_file(path, mode=mode, durable=durable) as handle:
         handle.write(data)
 
 

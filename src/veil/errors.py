@@ -13,6 +13,7 @@
     ├── WorkspaceError             workspace      the workspace cannot be created or opened as asked
     ├── PrivacyModelError          privacy.unmet  no release meets the privacy model within the
     │                                             suppression limit (never a weaker one instead)
+    ├── PrivacyBudgetError         privacy.budget a DP query would exceed a privacy budget
     ├── KeyringError               keys.*         master key missing or wrong, data key destroyed
     │   ├── MasterKeyUnavailableError keys.unavailable  no passphrase, key file or env key
     │   ├── WrongMasterKeyError    keys.wrong         the key material does not open this workspace
@@ -68,6 +69,10 @@ class WorkspaceError(VeilError):
 
 class PrivacyModelError(VeilError):
     code = "privacy.unmet"
+
+
+class PrivacyBudgetError(VeilError):
+    code = "privacy.budget"
 
 
 class KeyringError(VeilError):

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.cli import anonymize, audit, keys, protect, scan
+from veil.cli import anonymize, audit, dp, keys, protect, scan
 from veil.cli.common import Options, options, out, print_json
 from veil.keys import generate_key_file
 from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE, DatasetVersion, Workspace
@@ -28,6 +28,8 @@ app.command()(protect.pseudonymize)
 app.command()(protect.reidentify)
 app.command(name="safe-harbor")(protect.safe_harbor)
 app.command()(anonymize.anonymize)
+app.command()(dp.query)
+app.add_typer(dp.app, name="budget")
 
 
 @app.callback()
@@ -188,5 +190,7 @@ def demo(
         out.print(f"[bold]{title}[/]: {text}")
     if summary.release is not None:
         out.print(anonymize.comparison(summary.release))
+    for title, result in summary.statistics:
+        out.print(dp.result_table(result, title))
     out.print(table)
     out.print(f"workspace: {workspace}  key file: {key_file}")

@@ -20,6 +20,7 @@ from veil.demo.data import generate_patients
 from veil.discover.analyzer import analyze
 from veil.discover.entities import Category
 from veil.discover.redact import Operator, redact_text
+from veil.dp.execute import DPResult
 from veil.errors import VaultIntegrityError, WorkspaceError
 from veil.keys import generate_key_file
 from veil.ledger import verify_inclusion
@@ -43,6 +44,7 @@ class DemoSummary:
     classification: dict[str, Any] | None = None
     texts: list[tuple[str, str]] = field(default_factory=list)
     release: Release | None = None
+    statistics: list[tuple[str, DPResult]] = field(default_factory=list)
 
     def run(self, name: str, action: Callable[[], str], progress: Progress | None) -> None:
         task = progress.add_task(name, total=None) if progress else None
@@ -125,6 +127,21 @@ def run_demo(
                 f"levels {made.levels}, {made.suppressed:,} suppressed, "
                 f"information loss (NCP) {made.utility.ncp:.3f}")
 
+    def statistics() -> str:
+        clinics = sorted(frame.get_column("clinic_id").unique().to_list())
+        ws.dp_settings(DATASET, bounds={"glucose_mg_dl": (40, 400), "bmi": (10, 70)},
+                       public_keys={"clinic_id": clinics}, purpose=PURPOSE)
+        ws.set_budget(DATASET, epsilon=3.0, delta=1e-6, purpose=PURPOSE)
+        for title, sql in (
+                ("patients per clinic",
+                 "SELECT clinic_id, COUNT(*) AS patients FROM patients GROUP BY clinic_id"),
+                ("mean glucose (mg/dL)", "SELECT AVG(glucose_mg_dl) FROM patients"),
+                ("median BMI", "SELECT MEDIAN(bmi) FROM patients")):
+            summary.statistics.append((title, ws.query(sql, epsilon=0.5, purpose=PURPOSE)))
+        left = ws.budget(DATASET)
+        return (f"{len(summary.statistics)} DP queries at epsilon 0.5 each; epsilon "
+                f"{left.left.epsilon:g} of {left.budget.epsilon:g} left")
+
     def audit() -> str:
         result = ws.verify()
         ingest_seq = next(e.seq for e in ws.ledger.entries() if e.action == "dataset.ingest")
@@ -136,7 +153,8 @@ def run_demo(
         for name, action in [("generate synthetic patients", generate),
                              ("create workspace", create), ("ingest + encrypt", ingest),
                              ("discover personal data", discover), ("read back", read_back),
-                             ("anonymize a release", release), ("verify audit ledger", audit)]:
+                             ("anonymize a release", release),
+                             ("DP statistics", statistics), ("verify audit ledger", audit)]:
             summary.run(name, action, progress)
     finally:
         if ws is not None:

@@ -11,6 +11,7 @@ Layout of a workspace directory::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import shutil
 import sqlite3
 import uuid
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,6 +38,10 @@ from veil.discover.entities import Category
 from veil.discover.hipaa import safe_harbor_report
 from veil.discover.redact import Pseudonymizer
 from veil.discover.table import TableScan, scan_table
+from veil.dp import budget as dp_budget
+from veil.dp.execute import DPResult, Settings, cost, run
+from veil.dp.query import Query
+from veil.dp.sql import parse as parse_sql
 from veil.errors import (
     InputError,
     InvalidNameError,
@@ -97,6 +103,9 @@ class Workspace:
         self._ring = ring
         self._vault = Vault(path / "vault")
         self.ledger = Ledger(conn, ring.signing_key(), path / self.HEAD)
+        # decrypted versions kept for DP queries, with facts used to skip no-op work
+        self._frames: OrderedDict[str, tuple[pl.DataFrame, int | None,
+                                             dict[str, tuple[float, float]]]] = OrderedDict()
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -123,7 +132,7 @@ class Workspace:
         try:
             (staging / "vault").mkdir(parents=True)
             conn = _connect(staging / cls.CATALOG)
-            conn.executescript(CATALOG_SCHEMA + KEYS_SCHEMA + LEDGER_SCHEMA)
+            conn.executescript(CATALOG_SCHEMA + KEYS_SCHEMA + LEDGER_SCHEMA + dp_budget.SCHEMA)
             now = _now()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT INTO meta(key, value) VALUES ('format', ?)", (FORMAT,))
@@ -169,6 +178,7 @@ class Workspace:
                 msg = f"{path} has an unknown workspace format {row and row[0]!r}"
                 raise WorkspaceError(msg)
             ring = KeyRing.unlock(conn, _key_source(passphrase, key_file, master_key).resolve)
+            conn.executescript(dp_budget.SCHEMA)  # workspaces made before veil.dp gain its tables
             workspace = cls(path, conn, ring)
             if check_ledger:
                 workspace.ledger.check_head()
@@ -565,6 +575,137 @@ class Workspace:
             msg = f"{record.ref} does not match its recorded fingerprint"
             raise VaultIntegrityError(msg)
         return frame
+
+    # -- differentially private queries -----------------------------------------------------
+    def dp_settings(
+        self,
+        name: str,
+        *,
+        bounds: Mapping[str, tuple[float, float]] | None = None,
+        public_keys: Mapping[str, Sequence[Any]] | None = None,
+        max_rows_per_person: int | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = "administration",
+    ) -> Settings:
+        """A dataset's DP settings; with arguments, update them (merged, logged): value
+        bounds (values are clamped to them), public grouping keys, and the most rows one
+        person may contribute (more are dropped at random)."""
+        record = self.version(name)
+        row = self._conn.execute("SELECT settings FROM dp_settings WHERE dataset = ?",
+                                 (name,)).fetchone()
+        current = Settings.from_dict(json.loads(row[0])) if row else Settings()
+        if bounds is None and public_keys is None and max_rows_per_person is None:
+            return current
+        unknown = sorted((set(bounds or {}) | set(public_keys or {})) - set(record.schema))
+        if unknown:
+            raise InputError(f"unknown column(s) {unknown} in dataset {name!r}")
+        new_bounds = {c: (float(b[0]), float(b[1])) for c, b in (bounds or {}).items()}
+        updated = Settings(
+            {**current.bounds, **new_bounds},
+            {**current.public_keys, **{c: tuple(k) for c, k in (public_keys or {}).items()}},
+            current.max_rows_per_person if max_rows_per_person is None else max_rows_per_person)
+        with self._transaction() as now:
+            self._conn.execute(
+                "INSERT INTO dp_settings(dataset, settings, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(dataset) DO UPDATE SET settings = excluded.settings, "
+                "updated = excluded.updated", (name, json.dumps(updated.to_dict()), now))
+            self._log(now, actor, "dp.settings", name, purpose, **updated.to_dict())
+        return updated
+
+    def set_budget(
+        self,
+        name: str,
+        *,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        rho: float | None = None,
+        principal: str | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = "administration",
+    ) -> dp_budget.Remaining:
+        """Set the privacy budget of a dataset (or of one principal on it): (epsilon, delta)
+        or zCDP rho; see :mod:`veil.dp.budget`."""
+        self.version(name)
+        who = dp_budget.ALL if principal is None else principal
+        with self._transaction() as now:
+            made = dp_budget.set_budget(self._conn, name, who, epsilon=epsilon, delta=delta,
+                                        rho=rho, now=now)
+            self._log(now, actor, "dp.budget.set", name, purpose, principal=who,
+                      **made.__dict__)
+        return dp_budget.remaining(self._conn, name, who)
+
+    def budget(self, name: str, principal: str | None = None) -> dp_budget.Remaining:
+        """A dataset's (or a principal's) budget, spent and left."""
+        return dp_budget.remaining(self._conn, name,
+                                   dp_budget.ALL if principal is None else principal)
+
+    def query(
+        self,
+        query: str | Query,
+        *,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        rho: float | None = None,
+        alpha: float = 0.05,
+        version: int | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = DEFAULT_PURPOSE,
+    ) -> DPResult:
+        """Answer a DP query (SQL text or a :class:`~veil.dp.query.Query`) with intervals at
+        ``alpha``, spending ``epsilon``/``delta`` (or ``rho``) from the dataset's budget and
+        the actor's own one. The spend is checked and recorded with the result in one
+        transaction before the answer is returned; an identical earlier request (same query,
+        version, spend, alpha and settings) is answered from its release at no cost."""
+        if isinstance(query, str):
+            query = parse_sql(query)
+        elif not isinstance(query, Query):
+            raise InputError(f"a query is SQL text or a veil.dp.Query; got {type(query).__name__}")
+        record = self.version(query.dataset, version)
+        if record.destroyed:
+            raise KeyDestroyedError(f"{record.ref} was crypto-shredded; it cannot be queried")
+        overall = dp_budget.remaining(self._conn, query.dataset)
+        spend = cost(overall.budget.measure, epsilon, delta, rho)
+        settings = self.dp_settings(query.dataset)
+        key = hashlib.sha256(json.dumps(
+            [query.canonical(), record.ref, record.fingerprint, spend.__dict__, alpha,
+             settings.to_dict()], default=str).encode()).hexdigest()
+        earlier = dp_budget.cached(self._conn, key)
+        if earlier is not None:
+            with self._transaction() as now:
+                self._log(now, actor, "dp.query.cached", record.ref, purpose,
+                          query=query.canonical(), cache_key=key)
+            return DPResult.from_dict(earlier, remaining=overall.to_dict(), cached=True)
+        frame, most_rows, ranges = self._dp_frame(record)
+        with self._transaction() as now:
+            result = run(frame, query, settings, record.subject_id or None,
+                         measure=overall.budget.measure, spend=spend, alpha=alpha,
+                         most_rows=most_rows, ranges=ranges)
+            left = dp_budget.debit(self._conn, query.dataset, record.version, actor,
+                                   query.canonical(), key, spend, result.to_dict(), now)
+            self._log(now, actor, "dp.query", record.ref, purpose, query=query.canonical(),
+                      spent=spend.__dict__, remaining=left.left.__dict__, alpha=alpha,
+                      mechanisms=result.mechanisms)
+        return DPResult(result.frame, spend, alpha, result.mechanisms, left.to_dict())
+
+    def _dp_frame(self, record: DatasetVersion) -> tuple[
+            pl.DataFrame, int | None, dict[str, tuple[float, float]]]:
+        """A version decrypted once per session for queries (re-checked against its
+        fingerprint), with its largest rows-per-person count and numeric ranges."""
+        if record.file in self._frames:
+            self._frames.move_to_end(record.file)
+            return self._frames[record.file]
+        frame = self._open(record)
+        most = (int(frame[record.subject_id].value_counts()["count"].max())  # type: ignore[arg-type]
+                if record.subject_id in frame.columns and frame.height else None)
+        numeric = [c for c, t in frame.schema.items() if t.is_numeric()]
+        extremes = frame.select([pl.col(c).min().alias(f"lo_{c}") for c in numeric]
+                                + [pl.col(c).max().alias(f"hi_{c}") for c in numeric])
+        ranges = {c: (float(extremes[f"lo_{c}"][0]), float(extremes[f"hi_{c}"][0]))
+                  for c in numeric if extremes[f"lo_{c}"][0] is not None}
+        self._frames[record.file] = (frame, most, ranges)
+        while len(self._frames) > 2:
+            self._frames.popitem(last=False)
+        return self._frames[record.file]
 
     # -- keys and audit -----------------------------------------------------------------------
     def rotate_keys(
