@@ -14,7 +14,7 @@ $(VENV)/.demo: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.demo
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,spark]'
 	touch $@
 
 demo: $(VENV)/.demo
@@ -32,6 +32,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench storage
 	$(BIN)/python -m bench discover
 	$(BIN)/python -m bench anonymize
+	$(BIN)/python -m bench dp_query
 
 clean:
 	rm -rf $(VENV) veil-demo veil-demo.key

@@ -23,6 +23,7 @@ from veil.keys import generate_key_file
 def _frame(rows: int = 500) -> pl.DataFrame:
     rng = np.random.default_rng(1)
     return pl.DataFrame({"pid": np.arange(rows), "clinic": rng.choice(["A", "B"], rows),
+                         "sex": rng.choice(["F", "M"], rows),
                          "glucose": rng.uniform(60, 200, rows)})
 
 
@@ -69,6 +70,40 @@ def test_identical_query_is_answered_from_its_release_for_free(ws_path) -> None:
         assert again.frame.equals(first.frame)
         assert ws.budget("labs").left.epsilon == pytest.approx(0.5)
         assert any(e.action == "dp.query.cached" for e in ws.ledger.entries())
+
+
+def test_text_filters_and_contingency_tables_on_the_cached_frame(ws_path) -> None:
+    """The session cache holds text as categories; filters and keyed groups still match."""
+    path, key = ws_path
+    with Workspace.open(path, key_file=key) as ws:
+        ws.set_budget("labs", epsilon=100.0)
+        only_a = ws.query("SELECT COUNT(*) FROM labs WHERE clinic = 'A'", epsilon=20.0)
+        exact = int((_frame()["clinic"] == "A").sum())
+        assert abs(only_a.frame["value"][0] - exact) < 5
+        table = ws.query(Query("labs").group_by("clinic", "sex", keys={"sex": ["F", "M", "X"]})
+                         .count(), epsilon=20.0).frame
+        assert table.height == 6  # 2 clinics x 3 public sexes, the empty "X" cells included
+        exact = _frame().group_by("clinic", "sex").len()
+        for row in exact.iter_rows(named=True):
+            cell = table.filter((pl.col("clinic") == row["clinic"]) & (pl.col("sex") == row["sex"]))
+            assert abs(cell["value"][0] - row["len"]) < 5
+        with pytest.raises(InputError, match="quoted string"):
+            ws.query("SELECT COUNT(*) FROM labs WHERE clinic = 3", epsilon=1.0)
+        assert ws.budget("labs").queries == 2
+
+
+def test_bounds_estimated_under_dp_are_spent_from_the_budget_and_declared(ws_path) -> None:
+    path, key = ws_path
+    with Workspace.open(path, key_file=key) as ws:
+        ws.set_budget("labs", epsilon=20.0)
+        with pytest.raises(InputError, match="estimate_bounds"):
+            ws.query("SELECT AVG(pid) FROM labs", epsilon=0.5)
+        # 500 rows and a range 20x too wide: epsilon 5 per quantile keeps the guess near
+        lower, upper = ws.estimate_bounds("labs", "pid", within=(0, 10_000), epsilon=10.0)
+        assert 0 <= lower < 80 and 400 < upper <= 560  # pid runs 0..499: its 5% and 95%
+        assert ws.dp_settings("labs").bounds["pid"] == (lower, upper)
+        assert ws.budget("labs").spent.epsilon == pytest.approx(10.0)
+        ws.query("SELECT AVG(pid) FROM labs", epsilon=0.5)
 
 
 def test_principal_budget_caps_one_analyst(ws_path) -> None:

@@ -660,12 +660,49 @@ class Workspace:
             query = parse_sql(query)
         elif not isinstance(query, Query):
             raise InputError(f"a query is SQL text or a veil.dp.Query; got {type(query).__name__}")
+        return self._answer(query, self.dp_settings(query.dataset), epsilon=epsilon,
+                            delta=delta, rho=rho, alpha=alpha, version=version, actor=actor,
+                            purpose=purpose)
+
+    def estimate_bounds(
+        self,
+        name: str,
+        column: str,
+        *,
+        within: tuple[float, float],
+        epsilon: float | None = None,
+        rho: float | None = None,
+        quantiles: tuple[float, float] = (0.05, 0.95),
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = DEFAULT_PURPOSE,
+    ) -> tuple[float, float]:
+        """Estimate a column's bounds under DP (two quantiles of the values clamped to the
+        generous range ``within``, spending ``epsilon`` or ``rho`` from the budget like any
+        query) and declare them in the dataset's settings, for the queries that need them."""
+        low, high = quantiles
+        query = Query(name).quantile(column, low, alias="lower").quantile(
+            column, high, alias="upper")
+        current = self.dp_settings(name)
+        trial = Settings({**current.bounds, column: (float(within[0]), float(within[1]))},
+                         current.public_keys, current.max_rows_per_person)
+        result = self._answer(query, trial, epsilon=epsilon, delta=None, rho=rho, alpha=0.05,
+                              version=None, actor=actor, purpose=purpose)
+        found = dict(zip(result.frame["statistic"], result.frame["value"], strict=True))
+        lower, upper = float(found["lower"]), float(found["upper"])
+        if not lower < upper:  # the data sit in one grid cell: widen by one cell
+            step = (within[1] - within[0]) / 256
+            lower, upper = lower - step, upper + step
+        self.dp_settings(name, bounds={column: (lower, upper)}, actor=actor, purpose=purpose)
+        return lower, upper
+
+    def _answer(self, query: Query, settings: Settings, *, epsilon: float | None,
+                delta: float | None, rho: float | None, alpha: float, version: int | None,
+                actor: str, purpose: str) -> DPResult:
         record = self.version(query.dataset, version)
         if record.destroyed:
             raise KeyDestroyedError(f"{record.ref} was crypto-shredded; it cannot be queried")
         overall = dp_budget.remaining(self._conn, query.dataset)
         spend = cost(overall.budget.measure, epsilon, delta, rho)
-        settings = self.dp_settings(query.dataset)
         key = hashlib.sha256(json.dumps(
             [query.canonical(), record.ref, record.fingerprint, spend.__dict__, alpha,
              settings.to_dict()], default=str).encode()).hexdigest()
@@ -697,6 +734,11 @@ class Workspace:
         frame = self._open(record)
         most = (int(frame[record.subject_id].value_counts()["count"].max())  # type: ignore[arg-type]
                 if record.subject_id in frame.columns and frame.height else None)
+        # short vocabularies (clinics, sexes) held as categories: grouping is ~2x faster
+        sample = frame.head(10_000)
+        frame = frame.with_columns(pl.col(c).cast(pl.Categorical) for c, t in frame.schema.items()
+                                   if t == pl.String and c != record.subject_id
+                                   and sample[c].n_unique() <= 256)
         numeric = [c for c, t in frame.schema.items() if t.is_numeric()]
         extremes = frame.select([pl.col(c).min().alias(f"lo_{c}") for c in numeric]
                                 + [pl.col(c).max().alias(f"hi_{c}") for c in numeric])
