@@ -79,3 +79,14 @@ def test_safe_harbor_command(base):
     assert made["provenance"]["tokens"] == {"dataset": "released.tokens", "version": 2}
     verified = json.loads(veil(base, "audit", "verify", "--json").stdout)
     assert verified["ok"]
+
+
+def test_pseudonym_key_rotation_from_the_cli(base):
+    first = json.loads(veil(base, "pseudonymize", "patients", "--columns", "email", "--output",
+                            "p1", "--json").stdout)
+    assert "epoch 2 is now in use" in veil(base, "keys", "rotate-pseudonym").stdout
+    second = json.loads(veil(base, "pseudonymize", "patients", "--columns", "email",
+                             "--output", "p2", "--json").stdout)
+    assert (first["provenance"]["epoch"], second["provenance"]["epoch"]) == (1, 2)
+    with Workspace.open(base[1], key_file=base[3]) as ws:
+        assert ws.read("p1")["email"][0] != ws.read("p2")["email"][0]

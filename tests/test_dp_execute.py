@@ -105,6 +105,9 @@ def test_partition_selection_hides_rare_keys_and_needs_delta() -> None:
     assert all(keys == {"big"} for keys in released)
     with pytest.raises(InputError, match="delta > 0"):
         _draws(query, frame, 1, epsilon=1.0)
+    nobody = _draws(query.where("x", ">", 100.0), frame, 1, epsilon=1.0, delta=1e-6)[0].frame
+    assert nobody.is_empty() and nobody.columns == ["city", "statistic", "value", "ci_low",
+                                                     "ci_high"]
 
 
 @pytest.mark.parametrize(("query", "why"), [

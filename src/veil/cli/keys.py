@@ -1,4 +1,4 @@
-"""``veil keys``: make key files and rotate the master key."""
+"""``veil keys``: make key files, rotate the master key and the pseudonym key."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from veil.cli.common import options, out
 from veil.errors import MasterKeyUnavailableError
 from veil.keys import generate_key_file
 
-app = typer.Typer(help="Manage the master key.", no_args_is_help=True)
+app = typer.Typer(help="Manage the master key and the pseudonym key.", no_args_is_help=True)
 ENV_NEW_PASSPHRASE = "VEIL_NEW_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 
 
@@ -50,3 +50,16 @@ def rotate(
     with opts.open() as ws:
         count = ws.rotate_keys(actor=opts.actor, **new)
     out.print(f"re-wrapped {count} key(s) under the new master key")
+
+
+@app.command("rotate-pseudonym")
+def rotate_pseudonym(ctx: typer.Context) -> None:
+    """Start a new pseudonym key epoch: tokens made from now on differ from earlier ones.
+
+    Earlier keys stay in the ring, so old releases can still be linked on purpose
+    (``Workspace.pseudonymize(epoch=...)``) and their token maps still re-identify.
+    """
+    opts = options(ctx)
+    with opts.open() as ws:
+        epoch = ws.rotate_pseudonym_key(actor=opts.actor, purpose=opts.purpose)
+    out.print(f"pseudonym key epoch {epoch} is now in use")

@@ -247,7 +247,7 @@ def run(frame: pl.DataFrame, query: Query, settings: Settings, subject_id: str |
     rows: list[dict[str, Any]] = []
     for aggregate in query.aggregates:
         rows += _release(data, grid, aggregate, settings, clamp, plan)
-    return _result(rows, spend, plan)
+    return _result(rows, spend, plan, query.group)
 
 
 def _prepare(query: Query, schema: Mapping[str, pl.DataType], settings: Settings,
@@ -265,9 +265,16 @@ def _prepare(query: Query, schema: Mapping[str, pl.DataType], settings: Settings
     return keys, _Plan(measure, total / parts, spend.delta, settings.max_rows_per_person, alpha)
 
 
-def _result(rows: list[dict[str, Any]], spend: Cost, plan: _Plan) -> DPResult:
-    frame = pl.DataFrame(rows, schema_overrides={"value": pl.Float64, "ci_low": pl.Float64,
-                                                 "ci_high": pl.Float64}, strict=False)
+def _result(rows: list[dict[str, Any]], spend: Cost, plan: _Plan,
+            group: Sequence[str] = ()) -> DPResult:
+    """The released rows as a frame; with no rows (partition selection kept no group) still
+    the columns a caller expects."""
+    numbers = {"value": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64}
+    if not rows:
+        frame = pl.DataFrame(schema={**dict.fromkeys(group, pl.String), "statistic": pl.String,
+                                     **numbers})
+    else:
+        frame = pl.DataFrame(rows, schema_overrides=numbers, strict=False)
     return DPResult(frame, spend, plan.alpha, plan.mechanisms)
 
 

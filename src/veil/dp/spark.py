@@ -109,7 +109,7 @@ def run_spark(source: DataFrame | str | os.PathLike[str], query: Query, settings
     for aggregate in query.aggregates:
         exact = _exact(moments, grid, aggregate, query, settings)
         rows += _noisy(aggregate, grid, exact, settings, plan)
-    return _result(rows, spend, plan)
+    return _result(rows, spend, plan, query.group)
 
 
 def _schema(source: DataFrame | str | os.PathLike[str]) -> dict[str, pl.DataType]:
