@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import uuid
@@ -25,8 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from veil import __version__
@@ -39,7 +41,7 @@ from veil.discover.hipaa import safe_harbor_report
 from veil.discover.redact import Pseudonymizer
 from veil.discover.table import TableScan, scan_table
 from veil.dp import budget as dp_budget
-from veil.dp.execute import DPResult, Settings, cost, run
+from veil.dp.execute import Cost, DPResult, Settings, cost, run
 from veil.dp.query import Query
 from veil.dp.sql import parse as parse_sql
 from veil.errors import (
@@ -56,11 +58,17 @@ from veil.keys.ring import SCHEMA as KEYS_SCHEMA
 from veil.keys.ring import pseudonym_key_id
 from veil.ledger import Ledger, Record, SignedTreeHead, Verification
 from veil.ledger.log import SCHEMA as LEDGER_SCHEMA
+from veil.train.features import Encoding, encoding_for
+from veil.train.registry import SCHEMA as MODELS_SCHEMA
+from veil.train.registry import card as model_card
 from veil.vault import Vault
 from veil.workspace import sources
 from veil.workspace.catalog import SCHEMA as CATALOG_SCHEMA
 from veil.workspace.catalog import VERSION_COLUMNS, DatasetVersion
 from veil.workspace.fingerprint import fingerprint
+
+if TYPE_CHECKING:
+    from veil.train.model import Model
 
 DEFAULT_ACTOR = "local"
 DEFAULT_PURPOSE = "operations"
@@ -132,7 +140,8 @@ class Workspace:
         try:
             (staging / "vault").mkdir(parents=True)
             conn = _connect(staging / cls.CATALOG)
-            conn.executescript(CATALOG_SCHEMA + KEYS_SCHEMA + LEDGER_SCHEMA + dp_budget.SCHEMA)
+            conn.executescript(CATALOG_SCHEMA + KEYS_SCHEMA + LEDGER_SCHEMA + dp_budget.SCHEMA
+                               + MODELS_SCHEMA)
             now = _now()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT INTO meta(key, value) VALUES ('format', ?)", (FORMAT,))
@@ -178,7 +187,8 @@ class Workspace:
                 msg = f"{path} has an unknown workspace format {row and row[0]!r}"
                 raise WorkspaceError(msg)
             ring = KeyRing.unlock(conn, _key_source(passphrase, key_file, master_key).resolve)
-            conn.executescript(dp_budget.SCHEMA)  # workspaces made before veil.dp gain its tables
+            # workspaces made before veil.dp and veil.train gain their tables
+            conn.executescript(dp_budget.SCHEMA + MODELS_SCHEMA)
             workspace = cls(path, conn, ring)
             if check_ledger:
                 workspace.ledger.check_head()
@@ -748,6 +758,151 @@ class Workspace:
         while len(self._frames) > 2:
             self._frames.popitem(last=False)
         return self._frames[record.file]
+
+    # -- DP model training and the model registry ---------------------------------------------
+    def train(
+        self,
+        dataset: str,
+        *,
+        target: str,
+        features: Sequence[str],
+        epsilon: float,
+        delta: float,
+        model: str | Any = "mlp",
+        name: str | None = None,
+        epochs: int = 5,
+        batch_size: int = 256,
+        max_grad_norm: float = 1.0,
+        lr: float = 0.1,
+        optimizer: str = "sgd",
+        holdout: float = 0.2,
+        seed: int | None = None,
+        actor: str = DEFAULT_ACTOR,
+        purpose: str = DEFAULT_PURPOSE,
+    ) -> Model:
+        """Train a classifier with DP-SGD (see :mod:`veil.train.dpsgd`), spending
+        ``epsilon``/``delta`` from the dataset's budget, and register it (encrypted, with its
+        guarantee and model card) as model ``name`` (default ``{dataset}.{target}``).
+
+        Everything that can be refused is refused before the budget is touched: unknown or
+        unencodable columns, a one-class target, NaNs, a batch larger than the data, an epsilon
+        too small for even one step. Each person contributes one row (chosen at random), so
+        the per-example guarantee of DP-SGD is a per-person one."""
+        import torch  # torch and Opacus load only when a model is trained or used
+
+        from veil.train.dpsgd import TrainConfig, calibrate, train_dp
+        from veil.train.model import build
+
+        record = self.version(dataset)
+        settings = self.dp_settings(dataset)
+        frame, _, _ = self._dp_frame(record)
+        encoding = encoding_for(frame.schema, settings, target, features)
+        if not 0 < holdout < 1:
+            raise InputError(f"holdout must be a share in (0, 1); got {holdout}")
+        rows = frame
+        if record.subject_id in frame.columns:
+            order = pl.int_range(pl.len()).shuffle(seed=secrets.randbits(63) if seed is None
+                                                   else seed)
+            rows = frame.filter(order.over(record.subject_id) == 0)
+        rows = rows.sample(fraction=1.0, shuffle=True, seed=seed)
+        cut = int(rows.height * (1 - holdout))
+        every_x, every_y = encoding.features(rows), encoding.labels(rows)  # all checked now
+        x, y, test_x, test_y = every_x[:cut], every_y[:cut], every_x[cut:], every_y[cut:]
+        if len(np.unique(y)) < 2:
+            raise InputError(f"the training rows hold one class of {target!r}; nothing to learn")
+        config = TrainConfig(epsilon=epsilon, delta=delta, epochs=epochs, batch_size=batch_size,
+                             max_grad_norm=max_grad_norm, lr=lr, optimizer=optimizer)
+        calibrate(config, len(x))
+        architecture = model if isinstance(model, str) else type(model).__name__
+        module = build(model, encoding.width, len(encoding.classes)) if isinstance(
+            model, str) else model
+        overall = dp_budget.remaining(self._conn, dataset)
+        if overall.budget.measure != "pure":
+            raise InputError("DP-SGD spends (epsilon, delta); this dataset's budget is zCDP")
+        spend = Cost(epsilon=float(epsilon), delta=float(delta))
+        model_name = name or f"{dataset}.{target}"
+        if not _NAME.match(model_name):
+            raise InvalidNameError(f"model name {model_name!r} is not allowed")
+        request = json.dumps({"train": model_name, "target": target, "features": list(features),
+                              "architecture": architecture, "epochs": epochs,
+                              "batch_size": batch_size}, sort_keys=True)
+        with self._transaction() as now:
+            left = dp_budget.debit(self._conn, dataset, record.version, actor, request,
+                                   f"train-{uuid.uuid4().hex}", spend, {"model": model_name},
+                                   now)
+            self._log(now, actor, "model.train", record.ref, purpose, model=model_name,
+                      spent=spend.__dict__, remaining=left.left.__dict__)
+        trained = train_dp(module, x, y, config, seed=seed)
+        with torch.no_grad():
+            predicted = trained.model(torch.from_numpy(test_x))
+        accuracy = float((predicted.argmax(dim=1).numpy() == test_y).mean())
+        meta = {"name": model_name, "dataset": dataset, "dataset_version": record.version,
+                "fingerprint": record.fingerprint, "architecture": architecture,
+                "encoding": encoding.to_dict(), "actor": actor, "purpose": purpose,
+                "privacy": {"epsilon": trained.epsilon, "delta": delta,
+                            "accountant": trained.accountant, "max_grad_norm": max_grad_norm,
+                            "noise_multiplier": trained.noise_multiplier,
+                            "sample_rate": trained.sample_rate, "steps": trained.steps,
+                            "engine": trained.engine, "target_epsilon": epsilon},
+                "metrics": {"accuracy": accuracy, "rows": len(test_y),
+                            "train_rows": len(x), "epoch_seconds": trained.epoch_seconds},
+                "training": config.__dict__}
+        return self._register(model_name, trained.model, encoding, meta, record, actor, purpose)
+
+    def _register(self, name: str, module: Any, encoding: Encoding, meta: dict[str, Any],
+                  record: DatasetVersion, actor: str, purpose: str) -> Model:
+        from veil.train.model import Model, pack
+
+        sealed = self._seal(pack(module), classify=False)
+        try:
+            with self._transaction() as now:
+                version = 1 + self._conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM models WHERE name = ?",
+                    (name,)).fetchone()[0]
+                meta |= {"version": version, "created": now}
+                meta["card_markdown"], meta["card_html"] = model_card(meta)
+                self._ring.add_data_key(sealed[1], sealed[2], now)
+                self._conn.execute(
+                    "INSERT INTO models(name, version, file, key_id, dataset, dataset_version, "
+                    "fingerprint, meta, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (name, version, sealed[0], sealed[1], record.dataset, record.version,
+                     record.fingerprint, json.dumps(meta, default=str), now))
+                self._log(now, actor, "model.register", f"{name}@{version}", purpose,
+                          privacy=meta["privacy"], metrics=meta["metrics"],
+                          dataset=record.ref, weights=sealed[3])
+        except BaseException:
+            self._vault.discard(sealed[0])
+            raise
+        return Model(name, version, module, encoding, meta)
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every registered model version's description (no weights)."""
+        return [json.loads(r[0]) for r in self._conn.execute(
+            "SELECT meta FROM models ORDER BY name, version")]
+
+    def model(self, name: str, version: int | None = None, *, module: Any = None,
+              actor: str = DEFAULT_ACTOR, purpose: str = DEFAULT_PURPOSE) -> Model:
+        """Load a registered model (logged). A model trained from a custom torch module needs
+        a fresh instance of it as ``module``; weights are loaded without running code."""
+        from veil.train.model import Model, build, unpack
+
+        row = self._conn.execute(
+            "SELECT version, file, key_id, meta FROM models WHERE name = ? AND "
+            "(? IS NULL OR version = ?) ORDER BY version DESC LIMIT 1",
+            (name, version, version)).fetchone()
+        if row is None:
+            known = sorted({m["name"] for m in self.models()})
+            raise NotFoundError(f"no model {name!r}" + (f" version {version}" if version else "")
+                                + f"; registered models: {known}")
+        found, file, key_id, text = row
+        meta = json.loads(text)
+        encoding = Encoding.from_dict(meta["encoding"])
+        if module is None:
+            module = build(meta["architecture"], encoding.width, len(encoding.classes))
+        weights = self._vault.open(file, self._ring.data_key(key_id), key_id)
+        with self._transaction() as now:
+            self._log(now, actor, "model.load", f"{name}@{found}", purpose)
+        return Model(name, found, unpack(weights, module), encoding, meta)
 
     # -- keys and audit -----------------------------------------------------------------------
     def rotate_keys(

@@ -1,0 +1,63 @@
+"""Models as the registry stores them: an architecture rebuilt from its description and
+weights loaded with ``torch.load(weights_only=True)``, so a stored model can never run code."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from veil.errors import InputError
+from veil.train.features import Encoding
+
+__all__ = ["ARCHITECTURES", "Model", "build", "pack", "unpack"]
+
+ARCHITECTURES = ("logreg", "mlp")
+
+
+def build(architecture: str, inputs: int, classes: int, hidden: int = 64) -> nn.Module:
+    """A model from its description: logistic regression or a one-hidden-layer MLP."""
+    if architecture == "logreg":
+        return nn.Linear(inputs, classes)
+    if architecture == "mlp":
+        return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+    raise InputError(f"unknown model {architecture!r}; use one of {list(ARCHITECTURES)} or pass "
+                     "a torch module")
+
+
+def pack(model: nn.Module) -> pl.DataFrame:
+    """The weights as a one-cell frame, for the vault."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return pl.DataFrame({"state_dict": [buffer.getvalue()]}, schema={"state_dict": pl.Binary})
+
+
+def unpack(frame: pl.DataFrame, model: nn.Module) -> nn.Module:
+    state = torch.load(io.BytesIO(frame["state_dict"][0]), weights_only=True)
+    model.load_state_dict(state)
+    model.eval()
+    return model
+
+
+@dataclass
+class Model:
+    """A registered model, loaded through the workspace."""
+
+    name: str
+    version: int
+    module: nn.Module
+    encoding: Encoding
+    meta: dict[str, Any]
+
+    def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:
+        with torch.no_grad():
+            logits = self.module(torch.from_numpy(self.encoding.features(frame)))
+            return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, frame: pl.DataFrame) -> list[Any]:
+        return [self.encoding.classes[i] for i in self.predict_proba(frame).argmax(axis=1)]

@@ -1,0 +1,61 @@
+"""The model registry: trained models as encrypted artifacts with their privacy guarantee.
+
+A model version records what a reviewer needs: the dataset versions (and fingerprints) it saw,
+the encoding, epsilon and delta spent with the accountant, clipping norm, noise multiplier,
+sample rate and steps, its held-out metrics, and a model card (Markdown and HTML). The weights
+are sealed in the vault like any dataset version (their own data key), so loading a model is
+an audited access (see :mod:`veil.train.model`). This module stays free of torch, so opening
+a workspace does not wait for it.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+__all__ = ["SCHEMA", "card"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    name             TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    file             TEXT NOT NULL,
+    key_id           TEXT NOT NULL,
+    dataset          TEXT NOT NULL,
+    dataset_version  INTEGER NOT NULL,
+    fingerprint      TEXT NOT NULL,
+    meta             TEXT NOT NULL,
+    created          TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+"""
+
+def card(meta: dict[str, Any]) -> tuple[str, str]:
+    """The model card in Markdown and in HTML."""
+    privacy = meta["privacy"]
+    rows = [("Dataset", f"{meta['dataset']} (fingerprint {meta['fingerprint'][:16]}...)"),
+            ("Target", f"{meta['encoding']['target']}, classes {meta['encoding']['classes']}"),
+            ("Features", ", ".join(meta["encoding"]["order"])),
+            ("Model", meta["architecture"]),
+            ("Privacy unit", "one person (at most one row each, chosen at random)"),
+            ("Guarantee", f"({privacy['epsilon']:.4g}, {privacy['delta']:.3g})-DP, "
+                          f"{privacy['accountant'].upper()} accountant"),
+            ("DP-SGD", f"clipping norm {privacy['max_grad_norm']:g}, noise multiplier "
+                       f"{privacy['noise_multiplier']:.4g}, sample rate "
+                       f"{privacy['sample_rate']:.4g}, {privacy['steps']} steps "
+                       f"({privacy['engine']})"),
+            ("Held-out accuracy", f"{meta['metrics']['accuracy']:.4f} on "
+                                  f"{meta['metrics']['rows']} rows (not DP: internal use)"),
+            ("Trained by", f"{meta['actor']} for '{meta['purpose']}' on {meta['created']}")]
+    markdown = "\n".join([f"# Model card: {meta['name']} v{meta['version']}", "",
+                          "| | |", "|---|---|",
+                          *(f"| {k} | {v} |" for k, v in rows), "",
+                          "Preprocessing used only public bounds and categories; no statistic "
+                          "of the training data other than the DP-SGD updates was released."])
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                    for k, v in rows)
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Model card: "
+            f"{html.escape(meta['name'])}</title></head><body><h1>Model card: "
+            f"{html.escape(meta['name'])} v{meta['version']}</h1><table>{cells}</table>"
+            "</body></html>")
+    return markdown, page
