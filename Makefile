@@ -14,7 +14,7 @@ $(VENV)/.demo: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.demo
-	$(BIN)/pip install -q -e '.[test,spark,train]'
+	$(BIN)/pip install -q -e '.[test,spark]'
 	touch $@
 
 demo: $(VENV)/.demo

@@ -136,3 +136,44 @@ def test_nan_features_are_refused_before_any_spend(tmp_path: Path) -> None:
         with pytest.raises(InputError, match="NaN"):
             ws.train("cohort", target="outcome", features=["risk"], epsilon=1.0, delta=1e-5)
         assert ws.budget("cohort").queries == 0
+
+
+def test_estimator_and_sweep(tmp_path: Path) -> None:
+    from veil.train.estimator import DPClassifier, sweep
+
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 1, size=(3000, 3))
+    y = np.where(x[:, 0] + 0.1 * rng.normal(size=3000) > 0.5, "yes", "no")
+    clf = DPClassifier(epsilon=4.0, delta=1e-5, epochs=5, lr=2.0, seed=0).fit(x[:2400], y[:2400])
+    assert clf.score(x[2400:], y[2400:]) > 0.85 and clf.epsilon_ <= 4.0
+    assert set(clf.predict(x[:10])) <= {"yes", "no"}
+    assert clf.predict_proba(x[:4]).shape == (4, 2)
+    with pytest.raises(InputError, match="numeric"):
+        DPClassifier(epsilon=1.0, delta=1e-5).fit(np.array([["a"], ["b"]]), [0, 1])
+    with pytest.raises(InputError, match="one class"):
+        DPClassifier(epsilon=1.0, delta=1e-5).fit(x, np.zeros(3000))
+    plot = tmp_path / "sweep.png"
+    accuracy = sweep(x[:2400], y[:2400], x[2400:], y[2400:], [0.1, 8.0], delta=1e-5, epochs=3,
+                     lr=2.0, seed=0, plot=plot)
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert accuracy[8.0] >= accuracy[0.1] - 0.02  # more budget, no worse (up to noise)
+
+
+def test_cli_train_models_and_card(ws, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from veil.cli.app import app
+
+    base = ["-w", str(ws.path), "--key-file", str(tmp_path / "k.key")]
+    ws.close()
+    runner = CliRunner()
+    made = runner.invoke(app, [*base, "train", "cohort", "--target", "outcome", "--features",
+                               "risk,site", "--epsilon", "2", "--model", "logreg", "--epochs",
+                               "2", "--lr", "1", "--json"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["privacy"]["epsilon"] <= 2.0
+    listed = runner.invoke(app, [*base, "models", "list"])
+    assert "cohort.outcome@1" in listed.output
+    page = tmp_path / "card.html"
+    shown = runner.invoke(app, [*base, "models", "card", "cohort.outcome", "--html", str(page)])
+    assert "Model card" in shown.output and "<table>" in page.read_text()

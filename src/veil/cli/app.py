@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.cli import anonymize, audit, dp, keys, protect, scan
+from veil.cli import anonymize, audit, dp, keys, protect, scan, train
 from veil.cli.common import Options, options, out, print_json
 from veil.keys import generate_key_file
 from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE, DatasetVersion, Workspace
@@ -30,6 +30,8 @@ app.command(name="safe-harbor")(protect.safe_harbor)
 app.command()(anonymize.anonymize)
 app.command()(dp.query)
 app.add_typer(dp.app, name="budget")
+app.command()(train.train)
+app.add_typer(train.app, name="models")
 
 
 @app.callback()
@@ -192,5 +194,10 @@ def demo(
         out.print(anonymize.comparison(summary.release))
     for title, result in summary.statistics:
         out.print(dp.result_table(result, title))
+    if summary.models:
+        models = Table("readmission model", "held-out accuracy", title="DP-SGD models")
+        for how, accuracy in summary.models:
+            models.add_row(how, f"{accuracy:.4f}")
+        out.print(models)
     out.print(table)
     out.print(f"workspace: {workspace}  key file: {key_file}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from rich.progress import Progress
 
 from veil.anonymize.release import Release
@@ -24,10 +25,36 @@ from veil.dp.execute import DPResult
 from veil.errors import VaultIntegrityError, WorkspaceError
 from veil.keys import generate_key_file
 from veil.ledger import verify_inclusion
+from veil.train.features import Encoding
 from veil.workspace import Workspace, fingerprint
 
 DATASET = "patients"
 PURPOSE = "demo"
+# Public bounds of the lab values (clinical ranges, not read from the data).
+BOUNDS = {"glucose_mg_dl": (40.0, 450.0), "bmi": (10.0, 70.0), "hba1c_pct": (3.0, 15.0),
+          "systolic_bp": (60.0, 250.0), "cholesterol_mg_dl": (80.0, 400.0)}
+
+
+def baseline_accuracy(frame: pl.DataFrame, encoding: Encoding, *, epochs: int = 5) -> float:
+    """The same model trained without privacy on the same split, for comparison only."""
+    import torch
+
+    from veil.train.model import build
+
+    rows = frame.sample(fraction=1.0, shuffle=True, seed=7)
+    x, y = encoding.features(rows), encoding.labels(rows)
+    cut = int(len(x) * 0.8)
+    model = build("mlp", x.shape[1], len(encoding.classes))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    features, labels = torch.from_numpy(x[:cut]), torch.from_numpy(y[:cut])
+    for _ in range(epochs):
+        for batch in torch.randperm(cut).split(256):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(features[batch]), labels[batch]).backward()
+            optimizer.step()
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(x[cut:])).argmax(dim=1).numpy()
+    return float((predicted == y[cut:]).mean())
 
 
 @dataclass(frozen=True)
@@ -45,6 +72,7 @@ class DemoSummary:
     texts: list[tuple[str, str]] = field(default_factory=list)
     release: Release | None = None
     statistics: list[tuple[str, DPResult]] = field(default_factory=list)
+    models: list[tuple[str, float]] = field(default_factory=list)  # (how trained, accuracy)
 
     def run(self, name: str, action: Callable[[], str], progress: Progress | None) -> None:
         task = progress.add_task(name, total=None) if progress else None
@@ -129,9 +157,9 @@ def run_demo(
 
     def statistics() -> str:
         clinics = sorted(frame.get_column("clinic_id").unique().to_list())
-        ws.dp_settings(DATASET, bounds={"glucose_mg_dl": (40, 400), "bmi": (10, 70)},
-                       public_keys={"clinic_id": clinics}, purpose=PURPOSE)
-        ws.set_budget(DATASET, epsilon=3.0, delta=1e-6, purpose=PURPOSE)
+        ws.dp_settings(DATASET, bounds=BOUNDS, public_keys={
+            "clinic_id": clinics, "sex": ["F", "M"], "readmitted_30d": [0, 1]}, purpose=PURPOSE)
+        ws.set_budget(DATASET, epsilon=12.0, delta=1e-4, purpose=PURPOSE)
         for title, sql in (
                 ("patients per clinic",
                  "SELECT clinic_id, COUNT(*) AS patients FROM patients GROUP BY clinic_id"),
@@ -140,6 +168,20 @@ def run_demo(
             summary.statistics.append((title, ws.query(sql, epsilon=0.5, purpose=PURPOSE)))
         left = ws.budget(DATASET)
         return (f"{len(summary.statistics)} DP queries at epsilon 0.5 each; epsilon "
+                f"{left.left.epsilon:g} of {left.budget.epsilon:g} left")
+
+    def models() -> str:
+        features = [*BOUNDS, "sex", "clinic_id"]
+        for epsilon in (1.0, 8.0):
+            made = ws.train(DATASET, target="readmitted_30d", features=features, epsilon=epsilon,
+                            delta=1e-5, name=f"readmission-eps{epsilon:g}", epochs=5, lr=0.5,
+                            purpose=PURPOSE)
+            summary.models.append((f"DP-SGD, epsilon {epsilon:g}",
+                                   made.meta["metrics"]["accuracy"]))
+        summary.models.append(("no privacy (baseline, not released)",
+                               baseline_accuracy(frame, made.encoding)))
+        left = ws.budget(DATASET)
+        return (f"readmission model at epsilon 1 and 8, registered with model cards; epsilon "
                 f"{left.left.epsilon:g} of {left.budget.epsilon:g} left")
 
     def audit() -> str:
@@ -154,7 +196,8 @@ def run_demo(
                              ("create workspace", create), ("ingest + encrypt", ingest),
                              ("discover personal data", discover), ("read back", read_back),
                              ("anonymize a release", release),
-                             ("DP statistics", statistics), ("verify audit ledger", audit)]:
+                             ("DP statistics", statistics), ("DP-SGD models", models),
+                             ("verify audit ledger", audit)]:
             summary.run(name, action, progress)
     finally:
         if ws is not None:

@@ -29,6 +29,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -133,9 +134,11 @@ def clipped_gradients(model: nn.Module, layers: Sequence[nn.Linear], x: torch.Te
     return out
 
 
+@lru_cache(maxsize=64)
 def calibrate(config: TrainConfig, rows: int) -> tuple[float, float, int]:
     """(noise multiplier, sample rate, steps per epoch) that spend ``config.epsilon`` over the
-    planned steps; refuses an epsilon too small for them before anything is spent."""
+    planned steps; refuses an epsilon too small for them before anything is spent. Cached:
+    the PRV search takes about a second and the workspace asks before the trainer does."""
     config.check(rows)
     sample_rate = config.batch_size / rows
     steps_per_epoch = max(1, round(1 / sample_rate))
