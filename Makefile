@@ -33,6 +33,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench discover
 	$(BIN)/python -m bench anonymize
 	$(BIN)/python -m bench dp_query
+	$(BIN)/python -m bench dp_train
 
 clean:
 	rm -rf $(VENV) veil-demo veil-demo.key

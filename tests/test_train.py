@@ -177,3 +177,25 @@ def test_cli_train_models_and_card(ws, tmp_path: Path) -> None:
     page = tmp_path / "card.html"
     shown = runner.invoke(app, [*base, "models", "card", "cohort.outcome", "--html", str(page)])
     assert "Model card" in shown.output and "<table>" in page.read_text()
+
+
+def test_poisson_batches_have_the_binomial_law() -> None:
+    """Geometric gaps give each row probability q, independently: batch sizes are
+    Binomial(n, q) and every row is chosen about q of the time."""
+    from scipy import stats
+
+    from veil.train.dpsgd import poisson_batch
+
+    generator = torch.Generator().manual_seed(5)
+    rows, rate, draws = 500, 0.05, 4000
+    counts = np.zeros(rows)
+    sizes = []
+    for _ in range(draws):
+        chosen = poisson_batch(rows, rate, generator).numpy()
+        assert len(np.unique(chosen)) == len(chosen) and (chosen >= 0).all() and (
+            chosen < rows).all()
+        counts[chosen] += 1
+        sizes.append(len(chosen))
+    assert abs(np.mean(sizes) - rows * rate) < 0.3
+    assert abs(np.var(sizes) - rows * rate * (1 - rate)) < 2.0
+    assert stats.chisquare(counts).pvalue > 1e-3  # no row favoured

@@ -9,8 +9,8 @@ Two engines, one guarantee:
   example's gradient norm without materialising any per-example gradient, and the *clipped*
   sum of gradients is one matrix product, ``(c * G)^T A``. A step costs about what a
   non-private step does (the bench measures it).
-* **Anything else** (convolutions, embeddings...): Opacus' ``GradSampleModule`` with its
-  ghost-clipping mode where it applies, else its per-sample hooks.
+* **Anything else** (convolutions, embeddings...): Opacus' ``GradSampleModule`` and its
+  per-sample hooks.
 
 Both draw the noise with Opacus' sampler (``_generate_noise``, ``N(0, (sigma * C)^2)`` per
 coordinate; ``secure_mode`` on request) and account with Opacus' accountants (PRV by default,
@@ -41,7 +41,8 @@ from torch import nn
 
 from veil.errors import InputError, PrivacyBudgetError
 
-__all__ = ["TrainConfig", "TrainResult", "calibrate", "clipped_gradients", "train_dp"]
+__all__ = ["TrainConfig", "TrainResult", "calibrate", "clipped_gradients", "poisson_batch",
+           "train_dp"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,21 @@ def calibrate(config: TrainConfig, rows: int) -> tuple[float, float, int]:
     return float(sigma), sample_rate, steps_per_epoch
 
 
+def poisson_batch(rows: int, rate: float, generator: torch.Generator) -> torch.Tensor:
+    """Indices of a Poisson sample: each of ``rows`` in with probability ``rate``, drawn as
+    geometric gaps between chosen rows (exactly the distribution of one coin per row)."""
+    expected = rows * rate
+    size = int(expected + 6 * math.sqrt(expected) + 16)
+    positions = torch.empty(0, dtype=torch.float64)
+    last = -1.0
+    while last < rows:
+        gaps = torch.empty(size, dtype=torch.float64).geometric_(rate, generator=generator)
+        more = last + torch.cumsum(gaps, dim=0)
+        positions = torch.cat([positions, more])
+        last = float(more[-1])
+    return positions[positions < rows].long()
+
+
 def _generator(seed: int | None) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(secrets.randbits(63) if seed is None else seed)
@@ -188,16 +204,18 @@ def train_dp(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainConfig
     for _ in range(config.epochs):
         started = time.perf_counter()
         for _ in range(steps_per_epoch):
-            chosen = torch.rand(rows, generator=generator) < sample_rate
-            if chosen.any():
+            chosen = poisson_batch(rows, sample_rate, generator)
+            if len(chosen):
                 sums = clipped_gradients(model, layers, features[chosen], labels[chosen],
                                          config.max_grad_norm)
             else:  # an empty Poisson batch still takes a (noise-only) step
                 sums = [torch.zeros_like(p) for p in ordered]
-            for param, total in zip(ordered, sums, strict=True):
-                noise = _generate_noise(sigma * config.max_grad_norm, total, generator,
-                                        config.secure_mode)
-                param.grad = (total + noise) / expected
+            flat = torch.cat([total.reshape(-1) for total in sums])
+            noisy = flat + _generate_noise(sigma * config.max_grad_norm, flat, generator,
+                                           config.secure_mode)
+            for param, grad in zip(ordered, noisy.split([p.numel() for p in ordered]),
+                                   strict=True):
+                param.grad = grad.view_as(param) / expected
             optimizer.step()
             accountant.step(noise_multiplier=sigma, sample_rate=sample_rate)
             result.steps += 1
@@ -225,9 +243,9 @@ def _train_opacus(model: nn.Module, optimizer: torch.optim.Optimizer, features: 
     for _ in range(config.epochs):
         started = time.perf_counter()
         for _ in range(steps_per_epoch):
-            chosen = torch.rand(len(features), generator=generator) < sample_rate
+            chosen = poisson_batch(len(features), sample_rate, generator)
             private.zero_grad()
-            if chosen.any():
+            if len(chosen):
                 loss = nn.functional.cross_entropy(wrapped(features[chosen]), labels[chosen])
                 loss.backward()
             else:

@@ -90,6 +90,8 @@ def sweep(x_train: Any, y_train: Any, x_test: Any, y_test: Any, epsilons: Sequen
         figure, axes = plt.subplots(figsize=(5, 3.5))
         axes.plot(list(accuracy), list(accuracy.values()), marker="o")
         axes.set_xscale("log")
+        axes.minorticks_off()
+        axes.set_xticks(list(accuracy), [f"{e:g}" for e in accuracy])
         axes.set_xlabel(f"epsilon (delta {delta:g})")
         axes.set_ylabel("test accuracy")
         axes.set_title("privacy-utility trade-off (DP-SGD)")
