@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -194,29 +194,18 @@ def train_dp(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainConfig
                  else torch.optim.Adam(params, lr=config.lr))
     layers = _linear_only(model)
     if layers is None:
-        return _train_opacus(model, optimizer, features, labels, config, sigma, sample_rate,
-                             steps_per_epoch, accountant, generator)
-    ordered = [p for layer in layers for p in (layer.weight, layer.bias) if p is not None]
-    expected = sample_rate * rows
+        step, engine = _opacus_step(model, optimizer, features, labels, config, sigma,
+                                    sample_rate, generator), "opacus-hooks"
+    else:
+        step, engine = _book_keeping_step(model, layers, optimizer, features, labels, config,
+                                          sigma, sample_rate, generator), "book-keeping"
     result = TrainResult(model, 0.0, config.delta, sigma, sample_rate, 0, config.accountant,
-                         "book-keeping")
+                         engine)
     model.train()
     for _ in range(config.epochs):
         started = time.perf_counter()
         for _ in range(steps_per_epoch):
-            chosen = poisson_batch(rows, sample_rate, generator)
-            if len(chosen):
-                sums = clipped_gradients(model, layers, features[chosen], labels[chosen],
-                                         config.max_grad_norm)
-            else:  # an empty Poisson batch still takes a (noise-only) step
-                sums = [torch.zeros_like(p) for p in ordered]
-            flat = torch.cat([total.reshape(-1) for total in sums])
-            noisy = flat + _generate_noise(sigma * config.max_grad_norm, flat, generator,
-                                           config.secure_mode)
-            for param, grad in zip(ordered, noisy.split([p.numel() for p in ordered]),
-                                   strict=True):
-                param.grad = grad.view_as(param) / expected
-            optimizer.step()
+            step(poisson_batch(rows, sample_rate, generator))
             accountant.step(noise_multiplier=sigma, sample_rate=sample_rate)
             result.steps += 1
         result.epoch_seconds.append(time.perf_counter() - started)
@@ -225,11 +214,38 @@ def train_dp(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainConfig
     return result
 
 
-def _train_opacus(model: nn.Module, optimizer: torch.optim.Optimizer, features: torch.Tensor,
-                  labels: torch.Tensor, config: TrainConfig, sigma: float, sample_rate: float,
-                  steps_per_epoch: int, accountant: object, generator: torch.Generator
-                  ) -> TrainResult:
-    """Opacus' per-sample machinery for models book-keeping does not cover."""
+Step = Callable[[torch.Tensor], None]  # one DP-SGD update from the rows of a Poisson batch
+
+
+def _book_keeping_step(model: nn.Module, layers: list[nn.Linear],
+                       optimizer: torch.optim.Optimizer, features: torch.Tensor,
+                       labels: torch.Tensor, config: TrainConfig, sigma: float,
+                       sample_rate: float, generator: torch.Generator) -> Step:
+    ordered = [p for layer in layers for p in (layer.weight, layer.bias) if p is not None]
+    sizes = [p.numel() for p in ordered]
+    expected = sample_rate * len(features)
+
+    def step(chosen: torch.Tensor) -> None:
+        if len(chosen):
+            sums = clipped_gradients(model, layers, features[chosen], labels[chosen],
+                                     config.max_grad_norm)
+        else:  # an empty Poisson batch still takes a (noise-only) step
+            sums = [torch.zeros_like(p) for p in ordered]
+        flat = torch.cat([total.reshape(-1) for total in sums])
+        noisy = flat + _generate_noise(sigma * config.max_grad_norm, flat, generator,
+                                       config.secure_mode)
+        for param, grad in zip(ordered, noisy.split(sizes), strict=True):
+            param.grad = grad.view_as(param) / expected
+        optimizer.step()
+
+    return step
+
+
+def _opacus_step(model: nn.Module, optimizer: torch.optim.Optimizer, features: torch.Tensor,
+                 labels: torch.Tensor, config: TrainConfig, sigma: float, sample_rate: float,
+                 generator: torch.Generator) -> Step:
+    """Opacus' per-sample machinery for models book-keeping does not cover. The module is
+    wrapped in place (hooks on its layers), so the caller keeps training ``model``."""
     from opacus import GradSampleModule
     from opacus.optimizers import DPOptimizer
 
@@ -237,25 +253,15 @@ def _train_opacus(model: nn.Module, optimizer: torch.optim.Optimizer, features: 
     private = DPOptimizer(optimizer, noise_multiplier=sigma, max_grad_norm=config.max_grad_norm,
                           expected_batch_size=round(sample_rate * len(features)),
                           generator=generator, secure_mode=config.secure_mode)
-    result = TrainResult(model, 0.0, config.delta, sigma, sample_rate, 0, config.accountant,
-                         "opacus-hooks")
-    wrapped.train()
-    for _ in range(config.epochs):
-        started = time.perf_counter()
-        for _ in range(steps_per_epoch):
-            chosen = poisson_batch(len(features), sample_rate, generator)
-            private.zero_grad()
-            if len(chosen):
-                loss = nn.functional.cross_entropy(wrapped(features[chosen]), labels[chosen])
-                loss.backward()
-            else:
-                for p in wrapped.parameters():
-                    p.grad_sample = torch.zeros((0, *p.shape))
-            private.step()
-            accountant.step(noise_multiplier=sigma, sample_rate=sample_rate)  # type: ignore[attr-defined]
-            result.steps += 1
-        result.epoch_seconds.append(time.perf_counter() - started)
-    result.epsilon = float(accountant.get_epsilon(delta=config.delta))  # type: ignore[attr-defined]
-    wrapped.eval()
-    result.model = wrapped._module
-    return result
+
+    def step(chosen: torch.Tensor) -> None:
+        private.zero_grad()
+        if len(chosen):
+            loss = nn.functional.cross_entropy(wrapped(features[chosen]), labels[chosen])
+            loss.backward()
+        else:  # an empty Poisson batch still takes a (noise-only) step
+            for p in wrapped.parameters():
+                p.grad_sample = torch.zeros((0, *p.shape))
+        private.step()
+
+    return step
