@@ -16,7 +16,7 @@ so commands that never add noise do not wait for it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -92,12 +92,22 @@ def noise(measure: Measure, integer: bool, sensitivity: float, budget: float) ->
     if sensitivity <= 0:
         raise InputError("sensitivity must be positive")
     d_in = math.ceil(sensitivity) if integer else float(sensitivity)
-    unit = _build(measure, integer, 1.0).map(d_in)
+    measurement, scale = _calibrated(lambda scale: _build(measure, integer, scale), d_in,
+                                     measure, budget)
+    return Noise(measure, integer, float(d_in), budget, scale, measurement)
+
+
+def _calibrated(build: Callable[[float], Any], d_in: float, measure: Measure, budget: float
+                ) -> tuple[Any, float]:
+    """The measurement ``build(scale)`` whose own map at ``d_in`` spends at most ``budget``:
+    the scale in closed form from the map at scale 1 (linear in 1/scale for pure DP, in
+    1/scale^2 for zCDP), nudged up while float rounding leaves it a hair over."""
+    unit = build(1.0).map(d_in)
     scale = unit / budget if measure == "pure" else math.sqrt(unit / budget)
-    for _ in range(8):  # float rounding may put the map a hair above the budget
-        measurement = _build(measure, integer, scale)
+    for _ in range(8):
+        measurement = build(scale)
         if measurement.map(d_in) <= budget:
-            return Noise(measure, integer, float(d_in), budget, scale, measurement)
+            return measurement, scale
         scale = math.nextafter(scale, math.inf) * (1 + 1e-12)
     raise RuntimeError("could not calibrate the noise scale")  # pragma: no cover
 
@@ -113,14 +123,7 @@ def _quantile(candidates: tuple[float, ...], q: float, measure: Measure, rows: i
         return dp.m.make_private_quantile(domain, dp.symmetric_distance(), output,
                                           list(candidates), q, scale)
 
-    unit = build(1.0).map(rows)
-    scale = unit / budget if measure == "pure" else math.sqrt(unit / budget)
-    for _ in range(8):
-        measurement = build(scale)
-        if measurement.map(rows) <= budget:
-            return measurement, scale
-        scale = math.nextafter(scale, math.inf) * (1 + 1e-12)
-    raise RuntimeError("could not calibrate the quantile scale")  # pragma: no cover
+    return _calibrated(build, rows, measure, budget)
 
 
 def private_quantile(values: np.ndarray, q: float, bounds: tuple[float, float], *,

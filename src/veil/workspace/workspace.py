@@ -77,6 +77,14 @@ CLASSIFY_SAMPLE = 2_000  # rows the ingest-time scan reads; `veil scan --full` d
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
+def _check_name(name: object, what: str) -> None:
+    """Datasets, releases and models share one naming rule (they become catalog keys)."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        msg = (f"{what} name {name!r} is not allowed; use 1-64 letters, digits, '_', '.' or "
+               "'-', starting with a letter")
+        raise InvalidNameError(msg)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -251,10 +259,7 @@ class Workspace:
         Everything is checked before anything is written; the vault file is written atomically
         before the catalog transaction, so a crash leaves at worst an unreferenced sealed file.
         """
-        if not isinstance(name, str) or not _NAME.match(name):
-            msg = (f"dataset name {name!r} is not allowed; use 1-64 letters, digits, '_', '.' "
-                   "or '-', starting with a letter")
-            raise InvalidNameError(msg)
+        _check_name(name, "dataset")
         frame, provenance = sources.load(source, format=format, schema_overrides=schema_overrides)
         sources.check_subject_id(frame, subject_id, provenance.get("file", provenance["source"]))
         sealed = self._seal(frame, classify=classify)
@@ -487,10 +492,7 @@ class Workspace:
         """A release goes to a new name, and its token map only where a token map lives."""
         names = [target, f"{target}.tokens"] if with_map else [target]
         for name in names:
-            if not isinstance(name, str) or not _NAME.match(name):
-                msg = (f"release name {name!r} is not allowed; use 1-64 letters, digits, '_', "
-                       "'.' or '-', starting with a letter")
-                raise InvalidNameError(msg)
+            _check_name(name, "release")
         if target == source.dataset:
             msg = f"a release of {source.dataset!r} needs another name; pass output="
             raise InvalidNameError(msg)
@@ -821,8 +823,7 @@ class Workspace:
             raise InputError("DP-SGD spends (epsilon, delta); this dataset's budget is zCDP")
         spend = Cost(epsilon=float(epsilon), delta=float(delta))
         model_name = name or f"{dataset}.{target}"
-        if not _NAME.match(model_name):
-            raise InvalidNameError(f"model name {model_name!r} is not allowed")
+        _check_name(model_name, "model")
         request = json.dumps({"train": model_name, "target": target, "features": list(features),
                               "architecture": architecture, "epochs": epochs,
                               "batch_size": batch_size}, sort_keys=True)
