@@ -34,6 +34,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench anonymize
 	$(BIN)/python -m bench dp_query
 	$(BIN)/python -m bench dp_train
+	$(BIN)/python -m bench federated
 
 clean:
 	rm -rf $(VENV) veil-demo veil-demo.key

@@ -52,3 +52,25 @@ def snapshot(workspace: Workspace) -> tuple:
         sorted(p.name for p in (workspace.path / "vault").iterdir()),
         (workspace.path / Workspace.HEAD).read_bytes(),
     )
+
+
+@pytest.fixture(scope="session")
+def make_sites():
+    """``make_sites(root, parts, rows, budget)``: federated sites, one veil workspace (own key
+    file, DP budget) per clinic of a generated patient table."""
+    from veil.demo.data import generate_patients
+    from veil.federated import Site
+    from veil.keys import generate_key_file
+
+    def make(root: Path, parts: int = 3, rows: int = 1_200, budget: dict | None = None) -> list:
+        frame = generate_patients(rows, clinics=parts, seed=11)
+        sites = []
+        for (clinic,), part in sorted(frame.partition_by("clinic_id", as_dict=True).items()):
+            key = generate_key_file(root / f"{clinic}.key")
+            with Workspace.create(root / clinic, key_file=key) as ws:
+                ws.ingest(part, "patients", subject_id="patient_id")
+                ws.set_budget("patients", **(budget or {"epsilon": 10.0, "delta": 1e-4}))
+            sites.append(Site(clinic, str(root / clinic), "patients", str(key)))
+        return sites
+
+    return make

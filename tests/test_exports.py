@@ -3,6 +3,7 @@
 import veil
 import veil.anonymize
 import veil.discover
+import veil.federated
 import veil.keys
 import veil.ledger
 import veil.workspace
@@ -19,7 +20,10 @@ def test_exported_names():
         veil.discover.__all__)
     assert {"anonymize", "Hierarchy", "KAnonymity", "safe_harbor", "tokenize"} <= set(
         veil.anonymize.__all__)
-    for module in (veil, veil.anonymize, veil.discover, veil.keys, veil.ledger, veil.workspace):
+    assert {"Federation", "Site", "Privacy", "SecureAggregation", "federate", "load"} <= set(
+        veil.federated.__all__)
+    for module in (veil, veil.anonymize, veil.discover, veil.federated, veil.keys, veil.ledger,
+                   veil.workspace):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.cli import anonymize, audit, dp, keys, protect, scan, train
+from veil.cli import anonymize, audit, dp, federate, keys, protect, scan, train
 from veil.cli.common import Options, options, out, print_json
 from veil.keys import generate_key_file
 from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE, DatasetVersion, Workspace
+
+if TYPE_CHECKING:
+    from veil.demo.federation import Comparison
 
 app = typer.Typer(
     help="veil: learn from sensitive personal data without exposing the people in it.",
@@ -32,6 +35,7 @@ app.command()(dp.query)
 app.add_typer(dp.app, name="budget")
 app.command()(train.train)
 app.add_typer(train.app, name="models")
+app.add_typer(federate.app, name="federate")
 
 
 @app.callback()
@@ -199,5 +203,22 @@ def demo(
         for how, accuracy in summary.models:
             models.add_row(how, f"{accuracy:.4f}")
         out.print(models)
+    if summary.federation is not None:
+        out.print(_federation_table(summary.federation))
     out.print(table)
     out.print(f"workspace: {workspace}  key file: {key_file}")
+
+
+def _federation_table(comparison: Comparison) -> Table:
+    result = comparison.result
+    table = Table("where", "held-out rows", "accuracy", "AUC",
+                  title=f"federated readmission model: SecAgg+, central DP epsilon "
+                        f"{result.privacy['epsilon']:g}, {len(result.rounds)} rounds")
+    for site, metrics in sorted(result.rounds[-1]["per_site"].items()):
+        table.add_row(f"site {site}", str(metrics["rows"]), f"{metrics['accuracy']:.4f}",
+                      f"{metrics.get('auc', float('nan')):.4f}")
+    table.add_row("all sites (federated, DP)", "", f"{result.accuracy:.4f}", f"{result.auc:.4f}")
+    table.add_row("centralised, no privacy", "", f"{comparison.central_accuracy:.4f}",
+                  f"{comparison.central_auc:.4f}")
+    table.add_row("always 'not readmitted'", "", f"{comparison.majority:.4f}", "0.5000")
+    return table

@@ -47,6 +47,7 @@ _NONCE = 12
 _CHECK_ID = "master-check"
 _CHECK_PLAINTEXT = b"veil master key check v1"
 SIGNING_KEY_ID = "ledger-signing"
+TLS_CA_KEY_ID = "federation-ca"  # kind 'signing': it signs certificates, never ledger heads
 PSEUDONYM_KEY_ID = "pseudonym"
 
 
@@ -173,6 +174,18 @@ class KeyRing:
 
     def public_key_bytes(self) -> bytes:
         return self.signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def tls_ca_key(self, now: str) -> tuple[bytes, str]:
+        """The federation CA's private key (PKCS#8 DER) and when it was made; made (P-256) and
+        wrapped on first use. It is rotated with the ring and never written out."""
+        row = self._conn.execute("SELECT created FROM keys WHERE key_id = ?",
+                                 (TLS_CA_KEY_ID,)).fetchone()
+        if row is None:
+            from veil.keys.tls import key_to_der, new_key
+
+            self._insert(TLS_CA_KEY_ID, "signing", key_to_der(new_key()), now)
+            return self._get(TLS_CA_KEY_ID), now
+        return self._get(TLS_CA_KEY_ID), row[0]
 
     def pseudonym_key(self, epoch: int | None = None) -> bytes:
         """The HMAC key for stable pseudonyms of ``epoch`` (default: the current one). Master-key

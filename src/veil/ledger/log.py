@@ -116,6 +116,15 @@ class Ledger:
         ).fetchall()
         return [Entry(*row) for row in reversed(rows)]
 
+    def find(self, action: str, resource: str, **match: str) -> Entry | None:
+        """The newest entry of ``action`` on ``resource`` whose params hold ``match``."""
+        where = "".join(" AND json_extract(params, ?) = ?" for _ in match)
+        args = [a for key, value in match.items() for a in (f"$.{key}", value)]
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM ledger WHERE action = ? AND resource = ?{where} "  # noqa: S608
+            "ORDER BY seq DESC LIMIT 1", (action, resource, *args)).fetchone()
+        return Entry(*row) if row else None
+
     def entry(self, seq: int) -> Entry:
         found = next(self.entries(seq, seq + 1), None)
         if found is None:

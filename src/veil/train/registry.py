@@ -30,28 +30,55 @@ CREATE TABLE IF NOT EXISTS models (
 );
 """
 
+def _privacy_rows(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """Unit, guarantee and mechanism of a DP-SGD or a federated model."""
+    privacy = meta["privacy"]
+    federation = meta.get("federation")
+    if federation is None:
+        return [("Privacy unit", "one person (at most one row each, chosen at random)"),
+                ("Guarantee", f"({privacy['epsilon']:.4g}, {privacy['delta']:.3g})-DP, "
+                              f"{privacy['accountant'].upper()} accountant"),
+                ("DP-SGD", f"clipping norm {privacy['max_grad_norm']:g}, noise multiplier "
+                           f"{privacy['noise_multiplier']:.4g}, sample rate "
+                           f"{privacy['sample_rate']:.4g}, {privacy['steps']} steps "
+                           f"({privacy['engine']})")]
+    sites = ", ".join(f"{s['site']} ({s['dataset']}@{s['version']}, {s['fingerprint'][:12]}...)"
+                      for s in federation["sites"])
+    definition = federation["definition"]
+    secure = "SecAgg+" if definition["secure_aggregation"]["enabled"] else "off"
+    rows = [("Sites", sites),
+            ("Federation", f"{definition['strategy']}, {len(federation['rounds'])} rounds, "
+                           f"secure aggregation {secure}")]
+    if privacy.get("mode", "none") == "none":
+        return [*rows, ("Guarantee", "none: no differential privacy")]
+    return [*rows, ("Privacy unit", privacy["unit"]),
+            ("Guarantee", f"({privacy['epsilon']:.4g}, {privacy['delta']:.3g})-DP per site, "
+                          f"{privacy['mode']} DP, {privacy['accountant']}"),
+            ("Noise", f"clipping norm {privacy['clipping_norm']:g}, noise multiplier "
+                      f"{privacy['noise_multiplier']:.4g}, {privacy['rounds']} rounds"
+                      + (f", sample rate {privacy['sample_rate']:g}" if privacy.get(
+                          "sample_rate") else ""))]
+
+
 def card(meta: dict[str, Any]) -> tuple[str, str]:
     """The model card in Markdown and in HTML."""
-    privacy = meta["privacy"]
+    metrics = meta["metrics"]
+    held_out = (f"{metrics['accuracy']:.4f} on {metrics['rows']} rows" if "rows" in metrics
+                else f"{metrics.get('accuracy', float('nan')):.4f}, each site on its own "
+                     "held-out rows")
     rows = [("Dataset", f"{meta['dataset']} (fingerprint {meta['fingerprint'][:16]}...)"),
             ("Target", f"{meta['encoding']['target']}, classes {meta['encoding']['classes']}"),
             ("Features", ", ".join(meta["encoding"]["order"])),
             ("Model", meta["architecture"]),
-            ("Privacy unit", "one person (at most one row each, chosen at random)"),
-            ("Guarantee", f"({privacy['epsilon']:.4g}, {privacy['delta']:.3g})-DP, "
-                          f"{privacy['accountant'].upper()} accountant"),
-            ("DP-SGD", f"clipping norm {privacy['max_grad_norm']:g}, noise multiplier "
-                       f"{privacy['noise_multiplier']:.4g}, sample rate "
-                       f"{privacy['sample_rate']:.4g}, {privacy['steps']} steps "
-                       f"({privacy['engine']})"),
-            ("Held-out accuracy", f"{meta['metrics']['accuracy']:.4f} on "
-                                  f"{meta['metrics']['rows']} rows (not DP: internal use)"),
+            *_privacy_rows(meta),
+            ("Held-out accuracy", f"{held_out} (not DP: internal use)"),
             ("Trained by", f"{meta['actor']} for '{meta['purpose']}' on {meta['created']}")]
     markdown = "\n".join([f"# Model card: {meta['name']} v{meta['version']}", "",
                           "| | |", "|---|---|",
                           *(f"| {k} | {v} |" for k, v in rows), "",
                           "Preprocessing used only public bounds and categories; no statistic "
-                          "of the training data other than the DP-SGD updates was released."])
+                          "of the training data other than the model's (noised) updates was "
+                          "released."])
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                     for k, v in rows)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Model card: "

@@ -54,6 +54,7 @@ from veil.errors import (
     WorkspaceError,
 )
 from veil.keys import KeyRing, KeySource, MasterKey
+from veil.keys import tls as tls_certs
 from veil.keys.ring import SCHEMA as KEYS_SCHEMA
 from veil.keys.ring import pseudonym_key_id
 from veil.ledger import Ledger, Record, SignedTreeHead, Verification
@@ -850,6 +851,43 @@ class Workspace:
                 "training": config.__dict__}
         return self._register(model_name, trained.model, encoding, meta, record, actor, purpose)
 
+    def join_federation(self, dataset: str, *, run: str, epsilon: float | None,
+                        delta: float | None, rho: float | None, details: dict[str, Any],
+                        actor: str = DEFAULT_ACTOR,
+                        purpose: str = DEFAULT_PURPOSE) -> DatasetVersion:
+        """Record that ``dataset`` trains in federated run ``run`` (its updates leave this
+        site), debiting its DP budget once per run before the first update leaves: (epsilon,
+        delta) from an (epsilon, delta) budget, ``rho`` from a zCDP one (a run of Gaussian
+        rounds has both). A repeated call for the same run costs nothing; ``epsilon`` None is
+        a run without a DP guarantee, logged as such. Returns the version that trains."""
+        record = self.version(dataset)
+        key = f"federated:{run}"
+        with self._transaction() as now:
+            if epsilon is None:
+                if self.ledger.find("federated.train", record.ref, run=run) is None:
+                    self._log(now, actor, "federated.train", record.ref, purpose, run=run,
+                              privacy="none", **details)
+            elif dp_budget.cached(self._conn, key) is None:
+                zcdp = dp_budget.remaining(self._conn, dataset).budget.measure == "zcdp"
+                if zcdp and rho is None:
+                    raise InputError(f"this run spends (epsilon, delta) and {dataset!r} has a "
+                                     "zCDP budget; give it an (epsilon, delta) budget")
+                spend = Cost(rho=float(rho)) if zcdp else Cost(
+                    epsilon=float(epsilon), delta=float(delta or 0.0))
+                left = dp_budget.debit(self._conn, dataset, record.version, actor,
+                                       json.dumps({"federated": run}), key, spend, details, now)
+                self._log(now, actor, "federated.spend", record.ref, purpose, run=run,
+                          spent=spend.__dict__, remaining=left.left.__dict__, **details)
+        return record
+
+    def register_model(self, name: str, module: Any, encoding: Encoding, meta: dict[str, Any],
+                       *, source: Any, actor: str = DEFAULT_ACTOR,
+                       purpose: str = DEFAULT_PURPOSE) -> Model:
+        """Register a model trained elsewhere (a federation's global model): ``source`` names
+        what it learnt from (``dataset``, ``version``, ``fingerprint`` and ``ref``)."""
+        _check_name(name, "model")
+        return self._register(name, module, encoding, meta, source, actor, purpose)
+
     def _register(self, name: str, module: Any, encoding: Encoding, meta: dict[str, Any],
                   record: DatasetVersion, actor: str, purpose: str) -> Model:
         from veil.train.model import Model, pack
@@ -942,6 +980,22 @@ class Workspace:
             self._log(now, actor, "keys.rotate_pseudonym", "pseudonym-key", purpose, epoch=epoch,
                       key_id=pseudonym_key_id(epoch))
         return epoch
+
+    def issue_tls(self, directory: str | os.PathLike[str], *,
+                  hosts: Sequence[str] = ("127.0.0.1", "localhost"),
+                  days: int = tls_certs.SERVER_DAYS, actor: str = DEFAULT_ACTOR,
+                  purpose: str = "federation") -> tls_certs.TlsFiles:
+        """Write ``ca.crt``, ``server.pem`` and ``server.key`` (0600) for a SuperLink on
+        ``hosts`` into ``directory``, signed by this workspace's federation CA. The CA key is
+        made on first use and stays wrapped in the key ring; ``ca.crt`` is the same every time,
+        so sites pin it once. The issue is logged (serial, fingerprints, hosts; no key bytes)."""
+        with self._transaction() as now:
+            der, created = self._ring.tls_ca_key(now)
+            files = tls_certs.issue(directory, tls_certs.key_from_der(der),
+                                    created=datetime.fromisoformat(created), hosts=hosts,
+                                    days=days)
+            self._log(now, actor, "tls.issue", "federation-ca", purpose, **files.facts())
+        return files
 
     def _checkpoint(self) -> None:
         """Fold the WAL into the database and truncate it, so erased key bytes leave the WAL."""
