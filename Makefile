@@ -35,6 +35,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench dp_query
 	$(BIN)/python -m bench dp_train
 	$(BIN)/python -m bench federated
+	$(BIN)/python -m bench crypto_compute
 
 clean:
 	rm -rf $(VENV) veil-demo veil-demo.key

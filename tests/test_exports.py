@@ -4,9 +4,12 @@ import veil
 import veil.anonymize
 import veil.discover
 import veil.federated
+import veil.he
 import veil.keys
 import veil.ledger
+import veil.mpc
 import veil.workspace
+import veil.zk
 
 
 def test_exported_names():
@@ -22,8 +25,12 @@ def test_exported_names():
         veil.anonymize.__all__)
     assert {"Federation", "Site", "Privacy", "SecureAggregation", "federate", "load"} <= set(
         veil.federated.__all__)
-    for module in (veil, veil.anonymize, veil.discover, veil.federated, veil.keys, veil.ledger,
-                   veil.workspace):
+    assert {"Client", "Server", "Params", "plain_model"} <= set(veil.he.__all__)
+    assert {"joint", "choose_precision", "Result"} <= set(veil.mpc.__all__)
+    assert {"LoginVerifier", "MembershipTree", "prove_at_least", "verify_at_least"} <= set(
+        veil.zk.__all__)
+    for module in (veil, veil.anonymize, veil.discover, veil.federated, veil.he, veil.keys,
+                   veil.ledger, veil.mpc, veil.workspace, veil.zk):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 

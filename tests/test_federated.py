@@ -67,6 +67,7 @@ bounds = { age = [18, 95] }
 categories = { sex = ["F", "M"] }
 [privacy]
 mode = "central"
+unit = "site"
 epsilon = 3.0
 delta = 1e-5
 [secure_aggregation]
@@ -90,7 +91,7 @@ dataset = "patients"
     assert fed.strategy == "fedprox" and fed.rounds == 4 and fed.bounds["age"] == (18.0, 95.0)
     assert fed.sites[0].workspace == str(tmp_path / "sites/a")  # relative to the file
     assert fed.sites[1].workspace == "/abs/b" and fed.sites[1].key_file is None
-    assert fed.privacy.unit == "record" and fed.secure_aggregation.num_shares == 3
+    assert fed.privacy.unit == "site" and fed.secure_aggregation.num_shares == 3
     assert Federation.from_dict(fed.to_dict()) == fed
 
 
@@ -104,6 +105,8 @@ dataset = "patients"
     ({"privacy": Privacy("central", epsilon=1.0, delta=1.0)}, "delta"),
     ({"privacy": Privacy("local", epsilon=1.0, delta=1e-5, unit="record")}, "centrally"),
     ({"privacy": Privacy("central", epsilon=1.0, delta=1e-5, sample_rate=2.0)}, "sample_rate"),
+    ({"privacy": Privacy("central", epsilon=1.0, delta=1e-5), "strategy": "fedprox"},
+     "proximal term"),
     ({"secure_aggregation": SecureAggregation(num_shares=3, threshold=3)}, "threshold"),
     ({"secure_aggregation": SecureAggregation(num_shares=5, threshold=3)}, "exceeds"),
 ])

@@ -14,8 +14,9 @@
     ├── PrivacyModelError          privacy.unmet  no release meets the privacy model within the
     │                                             suppression limit (never a weaker one instead)
     ├── PrivacyBudgetError         privacy.budget a DP query would exceed a privacy budget
-    ├── FederationError            federation     a federated run cannot go on: too few sites
-    │                                             answered, a round did not aggregate
+    ├── FederationError            federation     a federated or multi-party run cannot go on:
+    │                                             too few sites or parties answered, a round
+    │                                             did not aggregate
     ├── KeyringError               keys.*         master key missing or wrong, data key destroyed
     │   ├── MasterKeyUnavailableError keys.unavailable  no passphrase, key file or env key
     │   ├── WrongMasterKeyError    keys.wrong         the key material does not open this workspace

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.cli import anonymize, audit, dp, federate, keys, protect, scan, train
+from veil.cli import anonymize, audit, dp, federate, he, keys, mpc, protect, scan, train, zk
 from veil.cli.common import Options, options, out, print_json
 from veil.keys import generate_key_file
 from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE, DatasetVersion, Workspace
@@ -36,6 +36,9 @@ app.add_typer(dp.app, name="budget")
 app.command()(train.train)
 app.add_typer(train.app, name="models")
 app.add_typer(federate.app, name="federate")
+app.add_typer(he.app, name="he")
+app.add_typer(mpc.app, name="mpc")
+app.add_typer(zk.app, name="zk")
 
 
 @app.callback()

@@ -16,10 +16,11 @@ from veil.federated.site import encoding, model, split
 from veil.keys import generate_key_file
 from veil.workspace import Workspace
 
-__all__ = ["Comparison", "federate_clinics"]
+__all__ = ["NAME", "Comparison", "federate_clinics"]
 
+NAME = "readmission-federated"  # the federation, and the model it registers
 EPSILON = 3.0
-ROUNDS = 30
+ROUNDS = 40
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,11 @@ def federate_clinics(frame: pl.DataFrame, root: Path, coordinator: Workspace, *,
                      purpose: str) -> Comparison:
     """Train the readmission model across the clinics; register it in ``coordinator``."""
     federation = Federation(
-        name="readmission-federated", sites=_sites(frame, root, purpose),
+        name=NAME, sites=_sites(frame, root, purpose),
         target="readmitted_30d", features=features,
         bounds={c: bounds[c] for c in features if c in bounds},
-        categories={"sex": ["F", "M"]}, model="logreg", rounds=ROUNDS, lr=5.0, seed=7,
+        categories={"sex": ["F", "M"]}, model="logreg", rounds=ROUNDS, seed=7,
+        strategy="fedadam", server_lr=0.5,  # Adam on the server, on the noisy mean gradient
         privacy=Privacy("central", epsilon=EPSILON, delta=1e-5, clipping_norm=1.0,
                         sample_rate=0.2),
         secure_aggregation=SecureAggregation(num_shares=3, threshold=2))

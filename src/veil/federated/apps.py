@@ -64,6 +64,7 @@ class Recorder:
     weights: list[np.ndarray] | None = None
     error: BaseException | None = None
     seconds: float = 0.0
+    history: list[list[np.ndarray]] | None = None  # every round's weights, when asked for
 
     def to_dict(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "seconds": self.seconds}
@@ -137,6 +138,8 @@ class Guard(Strategy):
         if aggregated is None:
             raise FederationError(f"round {server_round}: the strategy did not aggregate")
         entry["fit_seconds"] = time.perf_counter() - self._started
+        if self.recorder.history is not None:
+            self.recorder.history.append(parameters_to_ndarrays(aggregated))
         return aggregated, metrics
 
     def configure_evaluate(self, server_round: int, parameters: Parameters,
@@ -171,8 +174,10 @@ def _strategy(federation: Federation, recorder: Recorder) -> Strategy:
     spend = plan(federation)
     inner: Strategy
     if spend.get("unit") == "record":
+        adam = federation.strategy == "fedadam"  # the server's optimizer on the noisy mean
         inner = RecordDP(spend["noise_multiplier"], spend["clipping_norm"],
-                         spend["sample_rate"], federation.lr, **common)
+                         spend["sample_rate"], federation.server_lr if adam else federation.lr,
+                         adam=adam, **common)
     elif federation.strategy == "fedprox":
         inner = FedProx(proximal_mu=federation.proximal_mu, **common)
     elif federation.strategy == "fedadam":

@@ -217,6 +217,11 @@ class Federation:
             raise InputError(f"min_sites must be between 2 and the {len(self.sites)} sites; "
                              f"got {self.min_sites}")
         self.privacy.check()
+        if (self.privacy.mode != "none" and self.privacy.unit == "record"
+                and self.strategy == "fedprox"):
+            raise InputError("record-level DP takes one gradient step per round, so FedProx's "
+                             "local proximal term has nothing to act on; use fedavg (SGD on "
+                             "the server) or fedadam (Adam on the server)")
         self.secure_aggregation.check()
         if self.secure_aggregation.enabled and self.secure_aggregation.num_shares > len(
                 self.sites):

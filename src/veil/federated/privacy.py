@@ -105,19 +105,21 @@ def _subsampled_multiplier(epsilon: float, delta: float, rate: float, rounds: in
 
     bound = RDPAccountant()
     bound.history = [(_MAX_Z, rate, rounds)]
-    with warnings.catch_warnings():  # "optimal order is the largest alpha": fine for a bound
-        warnings.simplefilter("ignore", UserWarning)
-        ceiling = bound.get_epsilon(delta)
-    if ceiling > epsilon:
-        raise PrivacyBudgetError(f"epsilon {epsilon:g} is too small for {rounds} rounds at "
-                                 f"sample rate {rate:g}: it needs a noise multiplier above "
-                                 f"{_MAX_Z:g}, which would drown every update")
-    try:
-        return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
-                                          sample_rate=rate, steps=rounds, accountant="prv"))
-    except ValueError as exc:
-        raise PrivacyBudgetError(f"epsilon {epsilon:g} is too small for {rounds} rounds at "
-                                 f"sample rate {rate:g}: {exc}") from None
+    # RDP's "optimal order is the largest alpha" notice (PRV bounds its domain with RDP too)
+    # only says a bound could be tighter; the epsilon reported comes from PRV
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Optimal order is the largest alpha")
+        if bound.get_epsilon(delta) > epsilon:
+            raise PrivacyBudgetError(f"epsilon {epsilon:g} is too small for {rounds} rounds "
+                                     f"at sample rate {rate:g}: it needs a noise multiplier "
+                                     f"above {_MAX_Z:g}, which would drown every update")
+        try:
+            return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
+                                              sample_rate=rate, steps=rounds,
+                                              accountant="prv"))
+        except ValueError as exc:
+            raise PrivacyBudgetError(f"epsilon {epsilon:g} is too small for {rounds} rounds "
+                                     f"at sample rate {rate:g}: {exc}") from None
 
 
 def plan(federation: Federation) -> dict[str, Any]:
@@ -222,31 +224,49 @@ class LocalDP(DifferentialPrivacyClientSideFixedClipping):
 class RecordDP(FedAvg):
     """Server side of record-level DP: sites send clipped gradient sums (weight 1 each, so
     the average times the number of sites is the total, whether SecAgg+ or the server summed
-    it); add ``N(0, (z C)^2)`` to the total and step ``lr * total / (q * rows)``."""
+    it); add ``N(0, (z C)^2)`` to the total and hand ``total / (q * rows)`` to a torch
+    optimizer as the gradient: SGD, or Adam (``adam``), which converges in far fewer rounds
+    and, being post-processing of the noisy gradient, costs no privacy."""
 
-    def __init__(self, z: float, clipping_norm: float, sample_rate: float, lr: float,
-                 **fedavg: Any) -> None:
+    def __init__(self, z: float, clipping_norm: float, sample_rate: float, lr: float, *,
+                 adam: bool = False, **fedavg: Any) -> None:
         super().__init__(**fedavg)
         self.std = z * clipping_norm
         self.sample_rate = sample_rate
         self.lr = lr
-        self._current: list[np.ndarray] = []
+        self.adam = adam
+        self._params: list[Any] = []
+        self._optimizer: Any = None
 
     def configure_fit(self, server_round: int, parameters: Parameters,
                       client_manager: Any) -> list[Any]:
-        self._current = parameters_to_ndarrays(parameters)
+        import torch
+
+        current = parameters_to_ndarrays(parameters)
+        if self._optimizer is None:
+            self._params = [torch.nn.Parameter(torch.from_numpy(np.array(w, np.float32)))
+                            for w in current]
+            kind = torch.optim.Adam if self.adam else torch.optim.SGD
+            self._optimizer = kind(self._params, lr=self.lr)
+        with torch.no_grad():
+            for param, w in zip(self._params, current, strict=True):
+                param.copy_(torch.from_numpy(np.array(w, np.float32)))
         return super().configure_fit(server_round, parameters, client_manager)
 
     def aggregate_fit(
         self, server_round: int, results: list[tuple[ClientProxy, FitRes]],
         failures: list[tuple[ClientProxy, FitRes] | BaseException],
     ) -> tuple[Parameters | None, dict[str, Scalar]]:
+        import torch
+
         mean, _ = super().aggregate_fit(server_round, results, failures)
         if mean is None:
             return None, {}
         rows = sum(int(res.metrics["rows"]) for _, res in results)
         total = [g * len(results) for g in parameters_to_ndarrays(mean)]
         noisy = gaussian_noise(total, self.std)
-        scale = self.lr / (self.sample_rate * rows)
-        stepped = [w - scale * g for w, g in zip(self._current, noisy, strict=True)]
+        for param, g in zip(self._params, noisy, strict=True):
+            param.grad = torch.from_numpy(np.array(g / (self.sample_rate * rows), np.float32))
+        self._optimizer.step()
+        stepped = [p.detach().numpy().copy() for p in self._params]
         return ndarrays_to_parameters(stepped), {"noise_std": self.std, "rows": rows}

@@ -60,12 +60,12 @@ class FederationResult:
 
 
 def simulate(federation: Federation, *, client: Any = None, cpus: int | None = None,
-             verbose: bool = False) -> Recorder:
+             history: bool = False, verbose: bool = False) -> Recorder:
     """Run ``federation`` on Flower's simulation engine; ``client`` replaces the sites'
-    ClientApp (tests use it to play a faulty site)."""
+    ClientApp (tests use it to play a faulty site); ``history`` keeps every round's weights."""
     from flwr.simulation import run_simulation
 
-    recorder = Recorder()
+    recorder = Recorder(history=[] if history else None)
     cpus = cpus or os.cpu_count() or 1
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     flower = logging.getLogger("flwr")

@@ -75,7 +75,7 @@ class Encoding:
         if len(unknown):
             raise InputError(f"target {self.target!r} holds values outside its declared classes "
                              f"{self.classes}, such as {unknown.head(3).to_list()}")
-        return strings.replace_strict(index, return_dtype=pl.Int64).to_numpy()
+        return strings.replace_strict(index, return_dtype=pl.Int64).to_numpy().copy()  # writable
 
 
 def encoding_for(schema: Mapping[str, pl.DataType], settings: Settings, target: str,

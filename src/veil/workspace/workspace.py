@@ -981,6 +981,18 @@ class Workspace:
                       key_id=pseudonym_key_id(epoch))
         return epoch
 
+    def record(self, action: str, resource: str, *, actor: str = DEFAULT_ACTOR,
+               purpose: str = DEFAULT_PURPOSE, **params: Any) -> int:
+        """Append one audited event (a computation on encrypted or secret-shared data, a proof
+        checked) with its parameters and results, never raw personal values; returns its
+        ledger sequence number."""
+        if not re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+", action):
+            raise InputError(f"an action is dotted lower-case words like 'he.score'; got "
+                             f"{action!r}")
+        with self._transaction() as now:
+            self._log(now, actor, action, resource, purpose, **params)
+        return self.ledger.size
+
     def issue_tls(self, directory: str | os.PathLike[str], *,
                   hosts: Sequence[str] = ("127.0.0.1", "localhost"),
                   days: int = tls_certs.SERVER_DAYS, actor: str = DEFAULT_ACTOR,
