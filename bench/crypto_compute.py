@@ -28,7 +28,8 @@ def main(quick: bool = False) -> dict[str, Any]:
     goals: list[dict[str, Any]] = []
     for prefix, part in (("he", _crypto_he), ("mpc", _crypto_mpc), ("zk", _crypto_zk)):
         found, met = part.run(quick)
-        figures |= {f"{prefix}_{name}": value for name, value in found.items()}
+        figures |= {name if name.startswith(f"{prefix}_") else f"{prefix}_{name}": value
+                    for name, value in found.items()}
         goals += [{**g, "name": f"{prefix}: {g['name']}"} for g in met]
     write_results("crypto_compute", figures, goals, quick=quick)
     return {"figures": figures, "goals": goals}

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def veil(*args: str, cwd: Path, env: dict | None = None, check: bool = True):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")}
-    full_env |= env or {}
-    result = subprocess.run([sys.executable, "-m", "veil", *args], cwd=cwd, env=full_env,
-                            capture_output=True, text=True, timeout=120)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+from _cli import veil
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
 from scipy import stats
 
+from _cli import veil as run_veil
 from veil import Workspace
 from veil.demo.data import generate_patients
 from veil.demo.pipeline import BOUNDS
@@ -408,10 +407,7 @@ def test_an_impossible_epsilon_is_refused_before_any_site_is_asked(
 
 
 # -- the command ------------------------------------------------------------------------------
-def _veil(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")}
-    return subprocess.run([sys.executable, "-m", "veil", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+veil = partial(run_veil, check=False)  # the tests read the exit codes themselves
 
 
 def test_cli_checks_a_definition_and_issues_tls(tmp_path: Path) -> None:
@@ -440,16 +436,16 @@ name = "c"
 workspace = "c"
 dataset = "patients"
 """)
-    checked = _veil("federate", "check", "fed.toml", "--json", cwd=tmp_path)
+    checked = veil("federate", "check", "fed.toml", "--json", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
     spend = json.loads(checked.stdout)["privacy"]
     assert spend["epsilon"] == 3.0 and spend["unit"] == "record" and spend["noise_multiplier"] > 1
     (tmp_path / "bad.toml").write_text('name = "x"\nsites = []\n')
-    refused = _veil("federate", "check", "bad.toml", cwd=tmp_path)
+    refused = veil("federate", "check", "bad.toml", cwd=tmp_path)
     assert refused.returncode == 2 and "malformed federation definition" in refused.stderr
 
-    assert _veil("-w", "ws", "init", "--new-key-file", "k.key", cwd=tmp_path).returncode == 0
-    issued = _veil("-w", "ws", "--key-file", "k.key", "federate", "tls", "certs", "--host",
+    assert veil("-w", "ws", "init", "--new-key-file", "k.key", cwd=tmp_path).returncode == 0
+    issued = veil("-w", "ws", "--key-file", "k.key", "federate", "tls", "certs", "--host",
                    "127.0.0.1", cwd=tmp_path)
     assert issued.returncode == 0, issued.stderr
     assert {p.name for p in (tmp_path / "certs").iterdir()} == {"ca.crt", "server.pem",

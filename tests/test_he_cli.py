@@ -5,16 +5,15 @@ exchanging only files, decrypted probabilities equal to the plaintext model's, a
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
+from _cli import veil
 from veil import Workspace
 from veil.discover.files import read_source
 from veil.errors import InputError
@@ -25,15 +24,6 @@ BOUNDS = {"glucose_mg_dl": (40.0, 450.0), "bmi": (10.0, 70.0), "hba1c_pct": (3.0
           "systolic_bp": (60.0, 250.0), "cholesterol_mg_dl": (80.0, 400.0)}
 FEATURES = [*BOUNDS, "sex"]
 ROWS = 60
-
-
-def veil(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")}
-    result = subprocess.run([sys.executable, "-m", "veil", *args], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=120)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,13 @@ proofs (audited, no row values in the ledger); prove and verify age and login fr
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from _cli import veil
 from veil.errors import InputError, KeyringError, NotFoundError
 from veil.zk import ProofError
 from veil.zk.dataset import (
@@ -123,15 +122,6 @@ def test_salts_rederive_after_reopen(people, tmp_path, master_key):
 # Each `python -m veil` start costs seconds (the CLI imports every subsystem), so the subprocess
 # test covers the end-to-end path once; the others run the same entry point, veil.cli.main,
 # in-process (same argument parsing, error lines and exit codes).
-def veil(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_")}
-    result = subprocess.run([sys.executable, "-m", "veil", *args], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=120)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
 @pytest.fixture
 def run(tmp_path, monkeypatch, capsys):
     """``run(*args, check=True)`` -> CompletedProcess from veil.cli.main in this process."""

@@ -77,16 +77,22 @@ def to_json(tag: int, data: bytes) -> str:
     return json.dumps({"type": TAGS[tag], "version": FORMAT_VERSION, "proof": data.hex()})
 
 
-def from_json(tag: int, document: str | bytes | Mapping[str, Any]) -> bytes:
-    """The bytes form inside a JSON proof, after checking its type, version and keys."""
-    name = TAGS[tag]
+def json_object(document: str | bytes | Mapping[str, Any], what: str) -> Mapping[str, Any]:
+    """``document`` parsed (if text) and checked to be a JSON object."""
     if isinstance(document, str | bytes | bytearray):
         try:
             document = json.loads(document)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(f"{name} proof is not valid JSON: {exc}") from None
+            raise InputError(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(document, Mapping):
-        raise InputError(f"{name} proof JSON must be an object, got {type(document).__name__}")
+        raise InputError(f"{what} must be a JSON object, got {type(document).__name__}")
+    return document
+
+
+def from_json(tag: int, document: str | bytes | Mapping[str, Any]) -> bytes:
+    """The bytes form inside a JSON proof, after checking its type, version and keys."""
+    name = TAGS[tag]
+    document = json_object(document, f"{name} proof")
     if set(document) != {"type", "version", "proof"}:
         raise InputError(
             f"{name} proof JSON must have exactly the keys type, version, proof; "

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from veil.errors import InputError, IntegrityError, KeyringError, NotFoundError
 from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE
 from veil.zk import membership as _membership
+from veil.zk._codec import json_object
 from veil.zk.membership import DatasetRoot, MembershipProof, MembershipTree
 
 if TYPE_CHECKING:
@@ -125,13 +126,7 @@ class Membership(NamedTuple):
 
 
 def _load(document: str | bytes | Mapping[str, Any], kind: str) -> Mapping[str, Any]:
-    if isinstance(document, str | bytes | bytearray):
-        try:
-            document = json.loads(document)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(f"{kind} is not valid JSON: {exc}") from None
-    if not isinstance(document, Mapping):
-        raise InputError(f"{kind} must be a JSON object")
+    document = json_object(document, kind)
     if document.get("type") != kind:
         raise InputError(f"expected a {kind} document, got type {document.get('type')!r}")
     if document.get("version") != 1:
