@@ -66,9 +66,6 @@ class Recorder:
     seconds: float = 0.0
     history: list[list[np.ndarray]] | None = None  # every round's weights, when asked for
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "seconds": self.seconds}
-
 
 def _problem(update: list[np.ndarray], sent: list[np.ndarray], limit: float) -> str | None:
     """Why an update must not be aggregated, or None. ``sent`` is what the update is measured
