@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -74,3 +76,28 @@ def make_sites():
         return sites
 
     return make
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch, capsys):
+    """``run(*args, check=True)`` -> CompletedProcess from ``veil.cli.main`` run in this
+    process (same parsing, error lines and exit codes as the command, without the seconds a
+    fresh interpreter costs to import every subsystem)."""
+    from veil.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def call(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        monkeypatch.setattr(sys, "argv", ["veil", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        result = subprocess.CompletedProcess(args, code, captured.out, captured.err)
+        if check:
+            assert code == 0, captured.err
+        return result
+
+    return call

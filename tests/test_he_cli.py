@@ -4,6 +4,7 @@ exchanging only files, decrypted probabilities equal to the plaintext model's, a
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 import subprocess
@@ -172,3 +173,45 @@ def test_evaluate_registered_and_client_round_trip(home: Path, tmp_path: Path) -
     np.testing.assert_allclose(client.probabilities(scores), expected, atol=1e-3, rtol=0)
     with pytest.raises(InputError, match="bad magic"):
         Client.from_bytes(b"nope")
+
+
+def test_paillier_sum_and_mean_across_parties(run, tmp_path: Path, master_key) -> None:
+    """Three parties contribute (sum, count) encrypted; an aggregator adds; only the key
+    holder decrypts the total, which equals the plaintext over the pooled rows."""
+    import numpy as np
+    import polars as pl
+
+    from veil import Workspace
+
+    run("he", "paillier", "keys", "holder", "--bits", "2048")
+    assert stat.S_IMODE((tmp_path / "holder" / "paillier-private.json").stat().st_mode) == 0o600
+    rng = np.random.default_rng(3)
+    parts = [rng.uniform(40, 450, size) for size in (120, 80, 200)]
+    for i, values in enumerate(parts[:2]):
+        pl.DataFrame({"glucose": values}).write_csv(tmp_path / f"p{i}.csv")
+        run("he", "paillier", "encrypt", "holder/paillier-public.json", "--file", f"p{i}.csv",
+            "--column", "glucose", "--out", f"e{i}.json")
+    with Workspace.create(tmp_path / "ws", master_key=master_key) as ws:  # the third party
+        ws.ingest(pl.DataFrame({"pid": [f"P{i}" for i in range(200)], "glucose": parts[2]}),
+                  "labs", subject_id="pid")
+    env_key = base64.b64encode(master_key.key).decode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VEIL_MASTER_KEY", env_key)
+        run("-w", "ws", "he", "paillier", "encrypt", "holder/paillier-public.json",
+            "--dataset", "labs", "--column", "glucose", "--out", "e2.json")
+    assert b"glucose" not in (tmp_path / "e2.json").read_bytes()  # ciphertexts only
+    run("he", "paillier", "add", "holder/paillier-public.json", "e0.json", "e1.json", "e2.json",
+        "--out", "total.json")
+    total = json.loads(run("he", "paillier", "decrypt", "holder", "total.json", "--json").stdout)
+    pooled = np.concatenate(parts)
+    assert total["parties"] == 3 and total["rows"] == 400
+    assert total["mean"] == pytest.approx(pooled.mean(), abs=1e-9)
+    with Workspace.open(tmp_path / "ws", master_key=master_key) as ws:
+        entry = ws.ledger.tail(1, action="he.paillier.encrypt")[0]
+    assert json.loads(entry.params)["column"] == "glucose"
+
+    run("he", "paillier", "keys", "other", "--bits", "2048")
+    refused = run("he", "paillier", "decrypt", "other", "total.json", check=False)
+    assert refused.returncode == 2 and "another Paillier key" in refused.stderr
+    again = run("he", "paillier", "keys", "holder", check=False)
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr

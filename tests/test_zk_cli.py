@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
-import sys
 
 import pytest
 
@@ -122,29 +121,6 @@ def test_salts_rederive_after_reopen(people, tmp_path, master_key):
 # Each `python -m veil` start costs seconds (the CLI imports every subsystem), so the subprocess
 # test covers the end-to-end path once; the others run the same entry point, veil.cli.main,
 # in-process (same argument parsing, error lines and exit codes).
-@pytest.fixture
-def run(tmp_path, monkeypatch, capsys):
-    """``run(*args, check=True)`` -> CompletedProcess from veil.cli.main in this process."""
-    from veil.cli import main
-
-    monkeypatch.chdir(tmp_path)
-
-    def call(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        monkeypatch.setattr(sys, "argv", ["veil", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        captured = capsys.readouterr()
-        result = subprocess.CompletedProcess(args, code, captured.out, captured.err)
-        if check:
-            assert code == 0, captured.err
-        return result
-
-    return call
-
-
 def one_line_error(result: subprocess.CompletedProcess) -> str:
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

@@ -15,6 +15,9 @@ Server (the workspace holding the model; every evaluation is in the ledger)::
 Both in one process, with a precision report against the plaintext model::
 
     veil -w WS he score MODEL rows.csv [--json]
+
+Sums and means across parties under Paillier: ``veil he paillier keys|encrypt|add|decrypt``
+(see :mod:`veil.cli.paillier`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from veil.cli import paillier
 from veil.cli.common import options, out, print_json
 from veil.errors import InputError, NotFoundError
 
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Encrypted inference (CKKS): the server scores rows it cannot read.",
                   no_args_is_help=True)
+
+app.add_typer(paillier.app, name="paillier")
 
 _JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 

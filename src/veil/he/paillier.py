@@ -28,7 +28,8 @@ from veil.errors import InputError
 
 __all__ = ["DEFAULT_BITS", "MIN_BITS", "PRECISION", "EncryptedVector", "Keypair", "aggregate",
            "decrypt_vector", "encrypt_vector", "generate_keypair", "gmpy2_active", "key_id",
-           "mean", "public_key_from_json", "public_key_to_json"]
+           "mean", "private_key_from_json", "private_key_to_json", "public_key_from_json",
+           "public_key_to_json"]
 
 DEFAULT_BITS = 3072
 MIN_BITS = 2048
@@ -172,3 +173,23 @@ def public_key_from_json(text: str | bytes) -> PaillierPublicKey:
     if claimed is not None and claimed != key_id(public_key):
         raise InputError("the Paillier public key's key_id does not match its modulus")
     return public_key
+
+
+def private_key_to_json(private_key: PaillierPrivateKey) -> str:
+    """The key holder's secret (its primes); keep the file it goes to private (0600)."""
+    return json.dumps({"p": str(private_key.p), "q": str(private_key.q),
+                       "key_id": key_id(private_key.public_key)})
+
+
+def private_key_from_json(text: str | bytes) -> PaillierPrivateKey:
+    """Parse a private key written by :func:`private_key_to_json`; refuses primes that do not
+    make a modulus of at least ``MIN_BITS`` or do not match the recorded key id."""
+    try:
+        data = json.loads(text)
+        p, q, claimed = int(data["p"]), int(data["q"]), str(data["key_id"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"malformed Paillier private key: {exc}") from None
+    public_key = PaillierPublicKey(p * q)
+    if (p * q).bit_length() < MIN_BITS or p == q or claimed != key_id(public_key):
+        raise InputError("the Paillier private key is malformed or does not match its key id")
+    return PaillierPrivateKey(public_key, p, q)

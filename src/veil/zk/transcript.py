@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 
 from veil.errors import InputError
-from veil.zk.group import N, Point, encode_scalar
+from veil.zk.group import N, Point
 
 __all__ = ["DOMAIN", "Transcript", "require_context"]
 
@@ -61,10 +61,6 @@ class Transcript:
     def absorb_point(self, label: str, point: Point) -> None:
         """Append a point's canonical encoding (the point at infinity is refused)."""
         self.absorb(label, point.to_bytes())
-
-    def absorb_scalar(self, label: str, scalar: int) -> None:
-        """Append a scalar's canonical 32-byte encoding."""
-        self.absorb(label, encode_scalar(scalar))
 
     def absorb_int(self, label: str, value: int) -> None:
         """Append a non-negative integer below 2**64 (sizes, bit counts, thresholds)."""
