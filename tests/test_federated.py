@@ -451,3 +451,36 @@ dataset = "patients"
     assert {p.name for p in (tmp_path / "certs").iterdir()} == {"ca.crt", "server.pem",
                                                                  "server.key"}
     assert "127.0.0.1" in issued.stdout
+
+
+@pytest.mark.slow
+def test_cli_runs_a_federation_and_registers_its_model(tmp_path: Path, make_sites, run) -> None:
+    (tmp_path / "sites").mkdir()
+    sites = make_sites(tmp_path / "sites", 3, rows=900)
+    entries = "".join(f'[[sites]]\nname = "{s.name}"\nworkspace = "{s.workspace}"\n'
+                      f'dataset = "patients"\nkey_file = "{s.key_file}"\n' for s in sites)
+    (tmp_path / "fed.toml").write_text(f"""
+name = "readmission"
+target = "readmitted_30d"
+features = ["bmi", "sex"]
+rounds = 2
+min_rows = 50
+[public]
+bounds = {{ bmi = [10, 70] }}
+categories = {{ sex = ["F", "M"] }}
+[privacy]
+mode = "central"
+epsilon = 2.0
+delta = 1e-5
+sample_rate = 0.5
+[secure_aggregation]
+num_shares = 3
+threshold = 2
+{entries}""")
+    run("-w", "coord", "init", "--new-key-file", "coord.key")
+    done = json.loads(run("-w", "coord", "--key-file", "coord.key", "federate", "run",
+                          "fed.toml", "--json").stdout)
+    assert [r["round"] for r in done["rounds"]] == [1, 2]
+    assert done["privacy"]["epsilon"] == 2.0 and done["model"] == "readmission@1"
+    card = run("-w", "coord", "--key-file", "coord.key", "models", "card", "readmission").stdout
+    assert "SecAgg+" in card and "DP for every person" in card

@@ -52,8 +52,9 @@ def _privacy_rows(meta: dict[str, Any]) -> list[tuple[str, str]]:
     if privacy.get("mode", "none") == "none":
         return [*rows, ("Guarantee", "none: no differential privacy")]
     return [*rows, ("Privacy unit", privacy["unit"]),
-            ("Guarantee", f"({privacy['epsilon']:.4g}, {privacy['delta']:.3g})-DP per site, "
-                          f"{privacy['mode']} DP, {privacy['accountant']}"),
+            ("Guarantee", f"({privacy['epsilon']:.4g}, {privacy['delta']:.3g})-DP for every "
+                          f"{'person' if privacy['unit'] == 'record' else 'site'}, paid from "
+                          f"each site's budget; {privacy['mode']} noise, {privacy['accountant']}"),
             ("Noise", f"clipping norm {privacy['clipping_norm']:g}, noise multiplier "
                       f"{privacy['noise_multiplier']:.4g}, {privacy['rounds']} rounds"
                       + (f", sample rate {privacy['sample_rate']:g}" if privacy.get(
