@@ -102,10 +102,14 @@ def from_json(tag: int, document: str | bytes | Mapping[str, Any]) -> bytes:
     if document["version"] != FORMAT_VERSION or isinstance(document["version"], bool):
         raise InputError(
             f"{name} proof has version {document['version']!r}; this veil reads {FORMAT_VERSION}")
-    body = document["proof"]
-    if not isinstance(body, str):
-        raise InputError(f"{name} proof field 'proof' must be a hex string")
+    return hex_bytes(document["proof"], f"{name} proof field 'proof'")
+
+
+def hex_bytes(value: object, what: str) -> bytes:
+    """Bytes from a hex string, or a clear error naming ``what``."""
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a hex string")
     try:
-        return bytes.fromhex(body)
+        return bytes.fromhex(value)
     except ValueError:
-        raise InputError(f"{name} proof field 'proof' is not valid hex") from None
+        raise InputError(f"{what} is not valid hex") from None

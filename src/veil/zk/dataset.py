@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from veil.errors import InputError, IntegrityError, KeyringError, NotFoundError
 from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE
 from veil.zk import membership as _membership
-from veil.zk._codec import json_object
+from veil.zk._codec import hex_bytes, json_object
 from veil.zk.membership import DatasetRoot, MembershipProof, MembershipTree
 
 if TYPE_CHECKING:
@@ -120,9 +120,9 @@ class Membership(NamedTuple):
             raise InputError(f"{CREDENTIAL_TYPE} lacks {sorted(missing)}")
         if not isinstance(data["record"], dict):
             raise InputError(f"{CREDENTIAL_TYPE} field 'record' must be a JSON object")
-        return cls(data["record"], _hex(data["salt"], "salt"),
+        return cls(data["record"], hex_bytes(data["salt"], "salt"),
                    MembershipProof.from_json(data["proof"]),
-                   DatasetRoot(_hex(data["root"], "root"), data["size"]))
+                   DatasetRoot(hex_bytes(data["root"], "root"), data["size"]))
 
 
 def _load(document: str | bytes | Mapping[str, Any], kind: str) -> Mapping[str, Any]:
@@ -134,13 +134,6 @@ def _load(document: str | bytes | Mapping[str, Any], kind: str) -> Mapping[str, 
     return document
 
 
-def _hex(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise InputError(f"{what} must be a hex string")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise InputError(f"{what} is not valid hex") from None
 
 
 def _json_value(value: Any) -> Any:
@@ -240,7 +233,7 @@ def _find_commit(ws: Workspace, name: str, version: int | None, root: str | None
                   else list(reversed(ws.versions(name))))
     if root is not None:
         root = root.lower()
-        _hex(root, "root")
+        hex_bytes(root, "root")
     for candidate in candidates:
         match = {"root": root} if root is not None else {}
         entry = ws.ledger.find("zk.commit", candidate.ref, **match)
