@@ -120,18 +120,18 @@ def federate(federation: Federation, *, workspace: Any = None, name: str | None 
 
 def register(workspace: Any, result: FederationResult, name: str, actor: str,
              purpose: str) -> Any:
-    """Register the global model with per-site provenance (read from the sites' catalogs:
-    dataset versions and fingerprints, never rows)."""
+    """Register the global model with per-site provenance: the dataset version and
+    fingerprint each site reported with its metrics (never rows; the coordinator needs no
+    site's key)."""
     from veil.federated.site import encoding, model, set_weights
-    from veil.workspace import Workspace
 
     fed = result.federation
-    sites = []
-    for site in fed.sites:
-        with Workspace.open(site.workspace, key_file=site.key_file) as ws:
-            record = ws.version(site.dataset)
-        sites.append({"site": site.name, "dataset": site.dataset, "version": record.version,
-                      "fingerprint": record.fingerprint, "rows": record.rows})
+    reported: dict[str, dict[str, Any]] = {}
+    for entry in result.rounds:  # the newest report of every site that evaluated
+        reported |= entry.get("per_site", {})
+    sites = [{"site": site, "dataset": m["dataset"], "version": int(m["version"]),
+              "fingerprint": m["fingerprint"], "held_out_rows": m["rows"]}
+             for site, m in sorted(reported.items())]
     joined = "|".join(f"{s['site']}:{s['fingerprint']}" for s in sites)
     source = Source(f"federation:{fed.name}", 1, hashlib.sha256(joined.encode()).hexdigest())
     module = model(fed)

@@ -39,9 +39,12 @@ def encoding(federation: Federation) -> Encoding:
 
 
 def model(federation: Federation) -> nn.Module:
-    torch.manual_seed(0 if federation.seed is None else federation.seed)  # same start everywhere
+    """The federation's model with the same initial weights everywhere; the seed is set on a
+    forked RNG, so local shuffles stay random from round to round."""
     enc = encoding(federation)
-    return build(federation.model, enc.width, len(enc.classes), federation.hidden)
+    with torch.random.fork_rng():
+        torch.manual_seed(0 if federation.seed is None else federation.seed)
+        return build(federation.model, enc.width, len(enc.classes), federation.hidden)
 
 
 def get_weights(module: nn.Module) -> list[np.ndarray]:
@@ -198,8 +201,10 @@ class Learner(NumPyClient):
             loss = float(nn.functional.cross_entropy(logits, torch.from_numpy(self.data.test_y)))
             proba = torch.softmax(logits, dim=1).numpy()
         y = self.data.test_y
-        metrics: dict[str, Any] = {"site": self.data.name,
-                                   "accuracy": float((proba.argmax(axis=1) == y).mean())}
+        metrics: dict[str, Any] = {  # provenance travels with the metrics: no key needed
+            "site": self.data.name, "dataset": self.data.dataset, "version": self.data.version,
+            "fingerprint": self.data.fingerprint,
+            "accuracy": float((proba.argmax(axis=1) == y).mean())}
         if proba.shape[1] == 2 and len(np.unique(y)) == 2:
             metrics["auc"] = float(roc_auc_score(y, proba[:, 1]))
         return loss, len(y), metrics
