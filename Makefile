@@ -38,4 +38,4 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench crypto_compute
 
 clean:
-	rm -rf $(VENV) veil-demo veil-demo.key
+	rm -rf $(VENV) veil-demo veil-demo-sites veil-demo.key

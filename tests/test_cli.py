@@ -25,7 +25,7 @@ def test_ingest_datasets_show(home):
     listed = json.loads(veil(*base, "datasets", "--json", cwd=home).stdout)
     assert [d["dataset"] for d in listed] == ["people"]
     shown = json.loads(veil(*base, "show", "people", "--rows", "1", "--json", cwd=home).stdout)
-    assert shown["rows_preview"] == [{"pid": "P1", "zip": 2134, "age": 41}]
+    assert shown["rows_preview"] == [{"pid": "P1", "zip": "02134", "age": 41}]
     assert "people@1" in veil(*base, "show", "people", cwd=home).stdout
 
 

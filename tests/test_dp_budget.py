@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from veil import Workspace
 from veil.cli.app import app
 from veil.dp.query import Query
-from veil.errors import InputError, NotFoundError, PrivacyBudgetError
+from veil.errors import InputError, NotFoundError, PrivacyBudgetError, WorkspaceBusyError
 from veil.keys import generate_key_file
 
 
@@ -146,28 +146,70 @@ def test_hundred_concurrent_threads_release_exactly_ten(ws_path) -> None:
         assert ws.budget("labs").queries == 10
 
 
-def _spend_in_process(path: str, key: str, start: int, results) -> None:
+def _spend_in_process(path: str, key: str, start: int, count: int, sql: str | None) -> None:
+    """Spend from another process; write what happened to ``{path}.{start}`` (a worker that
+    dies shows as a non-zero exit code, so the test never waits on a timer)."""
     outcome: list[str] = []
-    for i in range(start, start + 10):
-        _spend_in_thread(Path(path), Path(key), i, outcome)
-    results.put(outcome)
+    for i in range(start, start + count):
+        if sql is None:
+            _spend_in_thread(Path(path), Path(key), i, outcome)
+            continue
+        with Workspace.open(path, key_file=key) as ws:
+            answer = ws.query(sql, epsilon=0.1)
+            outcome.append(json.dumps([answer.cached, answer.frame["value"].to_list()]))
+    Path(f"{path}.{start}").write_text(json.dumps(outcome))
+
+
+def _in_processes(path: Path, key: Path, workers: int, count: int, sql: str | None = None
+                  ) -> list[str]:
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_spend_in_process,
+                             args=(str(path), str(key), count * p, count, sql))
+             for p in range(workers)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    assert [proc.exitcode for proc in procs] == [0] * workers
+    return [x for p in range(workers)
+            for x in json.loads(Path(f"{path}.{count * p}").read_text())]
 
 
 @pytest.mark.slow
-def test_hundred_requests_from_ten_processes_release_exactly_ten(ws_path) -> None:
+def test_hundred_requests_from_twenty_processes_release_exactly_ten(ws_path) -> None:
+    """Twenty processes queue on the write lock (none fails with "database is locked")."""
     path, key = ws_path
     with Workspace.open(path, key_file=key) as ws:
         ws.set_budget("labs", epsilon=1.0)
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    workers = [context.Process(target=_spend_in_process, args=(str(path), str(key), 10 * p,
-                                                               results)) for p in range(10)]
-    for worker in workers:
-        worker.start()
-    outcome = [x for _ in workers for x in results.get(timeout=120)]
-    for worker in workers:
-        worker.join()
+    outcome = _in_processes(path, key, 20, 5)
     assert outcome.count("released") == 10 and outcome.count("refused") == 90
+
+
+def test_racing_identical_queries_share_one_release(ws_path) -> None:
+    """Six processes send the same query at once: one spends, five receive its release."""
+    path, key = ws_path
+    with Workspace.open(path, key_file=key) as ws:
+        ws.set_budget("labs", epsilon=1.0)
+    outcome = [json.loads(x) for x in _in_processes(path, key, 6, 1,
+                                                    "SELECT COUNT(*) FROM labs")]
+    assert sorted(cached for cached, _ in outcome) == [False] + [True] * 5
+    assert len({json.dumps(values) for _, values in outcome}) == 1
+    with Workspace.open(path, key_file=key) as ws:
+        assert ws.budget("labs").queries == 1
+        assert ws.budget("labs").spent.epsilon == pytest.approx(0.1)
+
+
+def test_a_lock_held_past_the_wait_gives_a_clear_error(ws_path, monkeypatch) -> None:
+    path, key = ws_path
+    monkeypatch.setenv("VEIL_LOCK_TIMEOUT", "0.05")
+    with Workspace.open(path, key_file=key) as ws, Workspace.open(path, key_file=key) as other:
+        size = ws.ledger.size
+        other._conn.execute("BEGIN IMMEDIATE")  # another process mid-write, for as long as it
+        with pytest.raises(WorkspaceBusyError, match="VEIL_LOCK_TIMEOUT"):
+            ws.set_budget("labs", epsilon=2.0)
+        other._conn.execute("ROLLBACK")
+        assert ws.ledger.size == size
+        ws.set_budget("labs", epsilon=2.0)
 
 
 def test_recorded_spends_match_an_independent_accountant(ws_path, tmp_path) -> None:
@@ -236,3 +278,8 @@ def test_cli_query_and_budget(ws_path) -> None:
     bounds = runner.invoke(app, [*base, "budget", "settings", "labs", "--bounds", "glucose=0:500",
                                  "--max-rows", "2"])
     assert json.loads(bounds.stdout)["bounds"]["glucose"] == [0.0, 500.0]
+    typed = runner.invoke(app, [*base, "budget", "settings", "labs", "--keys", "pid=1,2,3"])
+    assert json.loads(typed.stdout)["public_keys"]["pid"] == [1, 2, 3]  # read as its int type
+    untyped = runner.invoke(app, [*base, "budget", "settings", "labs", "--keys", "pid=1,x"])
+    assert isinstance(untyped.exception, InputError)
+    assert "Int64" in str(untyped.exception)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
 from scipy import stats
 
 from _cli import veil as run_veil
+from _federated import NoClients, Proxy, fit
 from veil import Workspace
 from veil.demo.data import generate_patients
 from veil.demo.pipeline import BOUNDS
@@ -168,47 +169,31 @@ def test_gaussian_noise_has_the_asked_scale() -> None:
     assert stats.kstest(noisy / 0.7, "norm").pvalue > 1e-3
 
 
-class _Proxy:
-    def __init__(self, node_id: int) -> None:
-        self.node_id = node_id
-
-
-def _fit(arrays: list[np.ndarray], rows: int = 100) -> FitRes:
-    return FitRes(Status(Code.OK, ""), ndarrays_to_parameters(arrays), 1, {"rows": rows})
-
-
-def test_central_dp_noise_is_calibrated_to_min_sites_and_survives_dropouts() -> None:
+def test_central_dp_divides_by_the_cohort_and_survives_dropouts() -> None:
     from flwr.server.strategy import FedAvg
 
-    wrapper = CentralDP(FedAvg(), z=2.0, clipping_norm=0.5, min_sites=4)
-    assert wrapper.std == pytest.approx(2.0 * 0.5 / 4)
-    results = [(_Proxy(i), _fit([np.full(50_000, 1.0, np.float32)])) for i in range(4)]
-    aggregated, metrics = wrapper.aggregate_fit(1, results, [RuntimeError("site 5 dropped")])
-    values = parameters_to_ndarrays(aggregated)[0]  # a dropout no longer voids the round
-    assert values.mean() == pytest.approx(1.0, abs=0.01)
-    assert values.std() == pytest.approx(0.25, rel=0.03)
+    wrapper = CentralDP(FedAvg(), z=2.0, clipping_norm=0.5, cohort=4)
+    wrapper.configure_fit(1, ndarrays_to_parameters([np.zeros(50_000, np.float32)]),
+                          NoClients())
+    results = [(Proxy(i), fit([np.full(50_000, 1.0, np.float32)])) for i in range(3)]
+    aggregated, metrics = wrapper.aggregate_fit(1, results, [RuntimeError("site 4 dropped")])
+    values = parameters_to_ndarrays(aggregated)[0]  # a dropout no longer voids the round ...
+    assert values.mean() == pytest.approx(0.75, abs=0.01)  # ... it shrinks the step to 3/4
+    assert values.std() == pytest.approx(2.0 * 0.5 / 4, rel=0.03)
     assert metrics["central_noise_std"] == pytest.approx(0.25)
 
 
 def test_record_dp_steps_on_the_noisy_total() -> None:
     weights = [np.ones((2, 3), np.float32), np.zeros(2, np.float32)]
     strategy = RecordDP(z=0.0, clipping_norm=1.0, sample_rate=0.5, lr=2.0)
-    strategy.configure_fit(1, ndarrays_to_parameters(weights), _NoClients())
+    strategy.configure_fit(1, ndarrays_to_parameters(weights), NoClients())
     sums = [[np.full((2, 3), 3.0, np.float32), np.ones(2, np.float32)],
             [np.full((2, 3), 1.0, np.float32), np.ones(2, np.float32)]]
-    results = [(_Proxy(i), _fit(s, rows=40)) for i, s in enumerate(sums)]
+    results = [(Proxy(i), fit(s, rows=40)) for i, s in enumerate(sums)]
     stepped, _ = strategy.aggregate_fit(1, results, [])
     w, b = parameters_to_ndarrays(stepped)
     # total gradient 4 (weights) and 2 (bias); step 2 / (0.5 * 80 rows) = 0.05 per unit
     assert np.allclose(w, 1 - 0.05 * 4) and np.allclose(b, -0.05 * 2)
-
-
-class _NoClients:
-    def num_available(self) -> int:
-        return 0
-
-    def sample(self, *args, **kwargs) -> list:
-        return []
 
 
 def test_guard_excludes_malformed_and_oversized_updates_and_fails_below_min_sites() -> None:
@@ -218,18 +203,18 @@ def test_guard_excludes_malformed_and_oversized_updates_and_fails_below_min_site
     recorder = Recorder()
     guard = Guard(FedAvg(), fed, recorder)
     sent = [np.zeros((2, 2), np.float32), np.zeros(2, np.float32)]
-    guard.configure_fit(1, ndarrays_to_parameters(sent), _NoClients())
+    guard.configure_fit(1, ndarrays_to_parameters(sent), NoClients())
     good = [np.ones((2, 2), np.float32), np.ones(2, np.float32)]
-    results = [(_Proxy(1), _fit(good)), (_Proxy(2), _fit(good)),
-               (_Proxy(3), _fit([np.ones((3, 2), np.float32), np.ones(2, np.float32)])),
-               (_Proxy(4), _fit([np.full((2, 2), np.nan, np.float32), np.ones(2, np.float32)])),
-               (_Proxy(5), _fit([np.full((2, 2), 1e3, np.float32), np.ones(2, np.float32)]))]
+    results = [(Proxy(1), fit(good)), (Proxy(2), fit(good)),
+               (Proxy(3), fit([np.ones((3, 2), np.float32), np.ones(2, np.float32)])),
+               (Proxy(4), fit([np.full((2, 2), np.nan, np.float32), np.ones(2, np.float32)])),
+               (Proxy(5), fit([np.full((2, 2), 1e3, np.float32), np.ones(2, np.float32)]))]
     aggregated, _ = guard.aggregate_fit(1, results, [])
     assert np.allclose(parameters_to_ndarrays(aggregated)[0], 1.0)
     reasons = {e["node"]: e["reason"] for e in recorder.rounds[0]["excluded"]}
     assert set(reasons) == {3, 4, 5}
     assert "shapes" in reasons[3] and "NaN" in reasons[4] and "oversized" in reasons[5]
-    guard.configure_fit(2, aggregated, _NoClients())
+    guard.configure_fit(2, aggregated, NoClients())
     with pytest.raises(FederationError, match="fewer than min_sites 2"):
         guard.aggregate_fit(2, results[2:] + results[:1], [])
 
@@ -240,9 +225,9 @@ def test_guard_turns_a_halted_secure_aggregation_round_into_an_error() -> None:
     fed = _federation([Site(c, c, "d") for c in "abc"])
     guard = Guard(FedAvg(), fed, Recorder())
     sent = ndarrays_to_parameters([np.zeros(2, np.float32)])
-    guard.configure_fit(1, sent, _NoClients())
+    guard.configure_fit(1, sent, NoClients())
     with pytest.raises(FederationError, match="round 1 did not aggregate"):
-        guard.configure_fit(2, sent, _NoClients())  # round 1 never reached aggregate_fit
+        guard.configure_fit(2, sent, NoClients())  # round 1 never reached aggregate_fit
 
 
 # -- the site ---------------------------------------------------------------------------------
@@ -359,12 +344,15 @@ class _Faulty:
 
 
 @pytest.mark.slow
-def test_secure_aggregation_tolerates_a_dropout_mid_round(four_sites: list[Site]) -> None:
+@pytest.mark.parametrize("mode", ["local", "central"])
+def test_secure_aggregation_tolerates_a_dropout_mid_round(four_sites: list[Site],
+                                                           mode: str) -> None:
     from veil.federated.apps import client_app
 
-    # site-level local DP under SecAgg+: each site clips and noises its own update
+    # site-level DP under SecAgg+: each site clips (and in local mode noises) its own update;
+    # in central mode the server noises the unmasked sum and divides by the 4 sites
     fed = _federation(four_sites, rounds=2,
-                      privacy=Privacy("local", epsilon=8.0, delta=1e-5, unit="site"),
+                      privacy=Privacy(mode, epsilon=8.0, delta=1e-5, unit="site"),
                       secure_aggregation=SecureAggregation(num_shares=3, threshold=2))
     faulty = client_app(fed, wrap=lambda i, learner: _Faulty(learner, "crash")
                         if i == 1 else learner)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from flwr.app import ConfigRecord
 
+from _cli import HANG
 from veil import Workspace
 from veil.demo.pipeline import BOUNDS
 from veil.errors import FederationError
@@ -75,7 +75,7 @@ def test_deployment_trains_over_tls(sites: list[Site], tmp_path: Path,
     coordinator = Workspace.create(tmp_path / "coord",
                                    key_file=generate_key_file(tmp_path / "coord.key"))
 
-    recorder = deploy(federation, tls_from=coordinator, run_timeout=300)
+    recorder = deploy(federation, tls_from=coordinator, run_timeout=HANG)
 
     assert recorder.error is None, recorder.error
     assert [r["round"] for r in recorder.rounds] == [1, 2]
@@ -101,14 +101,12 @@ def test_supernode_refuses_a_superlink_its_ca_did_not_sign(tmp_path: Path) -> No
     stranger = tls.throwaway(tmp_path / "stranger")
     with Cluster(tmp_path / "cluster") as cluster:
         cluster.start_superlink(served.ca_cert, served.server_cert, served.server_key)
-        started = time.monotonic()
         node = cluster.start_supernode(0, stranger.ca_cert)
         try:
-            code = node.wait(timeout=30)
+            code = node.wait(timeout=HANG)  # it gives up by itself; the limit only ends a hang
         except subprocess.TimeoutExpired:
             pytest.fail("the SuperNode kept running with an untrusted SuperLink certificate")
         assert code != 0
-        assert time.monotonic() - started < 30
         assert "CERTIFICATE_VERIFY_FAILED" in cluster.log("supernode-0").read_text()
         with pytest.raises(FederationError, match="could not verify the SuperLink's TLS"):
             cluster.check()

@@ -118,7 +118,7 @@ def test_trusted_heads_from_an_auditor_catch_a_rewritten_history(busy, master_ke
     forged = SignedTreeHead(trusted.size, bytes(32), trusted.time, trusted.signature)
     with pytest.raises(LedgerIntegrityError, match="invalid signature"):
         busy.verify([forged])
-    busy.ledger.head_path.unlink()  # the attacker also removes the head file ...
+    (busy.path / Workspace.HEAD).unlink()  # the attacker also removes the head file ...
     _tamper(busy, "DELETE FROM ledger WHERE seq > 8")
     _tamper(busy, "DELETE FROM ledger_nodes WHERE (idx + 1) * (1 << level) > 8")
     with _reopen(busy, master_key) as ws, pytest.raises(LedgerIntegrityError, match="truncated"):

@@ -6,14 +6,12 @@ import json
 import os
 import stat
 import tempfile
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from _cli import veil as run_veil
 from veil.errors import FederationError, InputError
 from veil.keys import generate_key_file
 from veil.mpc import sites
@@ -84,8 +82,8 @@ def test_secure_mean_over_three_workspaces(clinics, patients, private_tmp, monke
         return real(statistic, paths, **kw)
 
     monkeypatch.setattr(sites, "joint", watch)
-    result = joint_over_workspaces("mean", clinics, bounds=BOUNDS, timeout=30,
-                                   actor="analyst", purpose="glucose study")
+    result = joint_over_workspaces("mean", clinics, bounds=BOUNDS, actor="analyst",
+                                   purpose="glucose study")
     truth = patients["glucose_mg_dl"].mean()
     assert result.value == pytest.approx(truth, rel=RTOL)
     assert result.parties == 3 and result.statistic == "mean"
@@ -100,43 +98,41 @@ def test_secure_mean_over_three_workspaces(clinics, patients, private_tmp, monke
         assert read.parameters["columns"] == ["glucose_mg_dl"]
 
 
-veil = partial(run_veil, check=False)  # the tests read the exit codes themselves
-
-
-def test_cli_secure_mean_over_workspaces(clinics, patients, tmp_path) -> None:
+def test_cli_secure_mean_over_workspaces(clinics, patients, run) -> None:
     specs = [f"--party={ws},{ds},{col},{key}" for ws, key, ds, col in clinics]
-    done = veil("--actor", "analyst", "--purpose", "glucose study", "mpc", "joint", "mean",
-                *specs, "--bounds", "0", "500", "--timeout", "30", "--json", cwd=tmp_path)
+    done = run("--actor", "analyst", "--purpose", "glucose study", "mpc", "joint", "mean",
+                *specs, "--bounds", "0", "500", "--tls", "--json", check=False)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["value"] == pytest.approx(patients["glucose_mg_dl"].mean(), rel=RTOL)
     assert answer["parties"] == 3 and answer["precision"]["frac_bits"] >= 24
+    assert answer["tls"] is True
     assert [r["seq"] for r in answer["recorded"]] == [
         _entries(p, "mpc.joint")[0].seq for p in clinics]
     _check_recorded(clinics, answer["value"], "glucose study", patients)
 
-    refused = veil("mpc", "joint", "mean", *specs[:2], "--party",
-                   f"{clinics[2][0]},patients,nope,{clinics[2][1]}", "--bounds", "0", "500",
-                   cwd=tmp_path)
+    refused = run("mpc", "joint", "mean", *specs[:2], "--party",
+                  f"{clinics[2][0]},patients,nope,{clinics[2][1]}", "--bounds", "0", "500",
+                  check=False)
     assert refused.returncode == 2 and "no column 'nope'" in refused.stderr
     assert refused.stderr.count("\n") == 1  # one line, no traceback
     assert all(len(_entries(p, "mpc.joint")) == 1 for p in clinics)
 
 
-def test_cli_plain_files(tmp_path) -> None:
+def test_cli_plain_files(tmp_path, run) -> None:
     rng = np.random.default_rng(3)
     parts = [rng.uniform(-5, 5, 40 + i) for i in range(3)]
     for i, part in enumerate(parts):
         np.save(tmp_path / f"p{i}.npy", part)
-    done = veil("mpc", "joint", "sum", "--input", "p0.npy", "-i", "p1.npy", "-i", "p2.npy",
-                "--bounds", "-5", "5", "--timeout", "30", cwd=tmp_path)
+    done = run("mpc", "joint", "sum", "--input", "p0.npy", "-i", "p1.npy", "-i", "p2.npy",
+               "--bounds", "-5", "5", check=False)
     assert done.returncode == 0, done.stderr
     first = done.stdout.splitlines()[0]
     assert first.startswith("sum = ") and first.endswith("over 3 parties")
     assert float(first.split()[2]) == pytest.approx(np.concatenate(parts).sum(), rel=1e-6)
-    assert "precision:" in done.stdout
-    both = veil("mpc", "joint", "sum", "-i", "p0.npy", "--party", "a,b,c", "--bounds", "0", "1",
-                cwd=tmp_path)
+    assert "precision:" in done.stdout and "TLS" not in done.stdout
+    both = run("mpc", "joint", "sum", "-i", "p0.npy", "--party", "a,b,c", "--bounds", "0", "1",
+               check=False)
     assert both.returncode == 2 and "not both" in both.stderr
 
 

@@ -11,6 +11,7 @@
     │                                                 or does not cover the data
     ├── NotFoundError              notfound       a workspace, dataset, version or entry is unknown
     ├── WorkspaceError             workspace      the workspace cannot be created or opened as asked
+    │   └── WorkspaceBusyError     workspace.busy     the write lock stayed taken past the wait
     ├── PrivacyModelError          privacy.unmet  no release meets the privacy model within the
     │                                             suppression limit (never a weaker one instead)
     ├── PrivacyBudgetError         privacy.budget a DP query would exceed a privacy budget
@@ -23,7 +24,11 @@
     │   └── KeyDestroyedError      keys.destroyed     crypto-shredded; the data is gone for good
     └── IntegrityError             integrity.*    stored bytes or records changed behind veil's back
         ├── VaultIntegrityError    integrity.vault    a vault file fails authentication
-        └── LedgerIntegrityError   integrity.ledger   the audit ledger fails verification
+        ├── LedgerIntegrityError   integrity.ledger   the audit ledger fails verification
+        │   └── RollbackError      integrity.rollback an anchored head is ahead of the catalog
+        └── BoundStateError        integrity.state    budget, spend, settings, version or model
+                                                      rows differ from the ledger entries
+                                                      that bind them
 
 Verification failures of vault files say only *which file* failed, never which check, so an
 attacker learns nothing from the message; caller mistakes get messages that say how to fix them.
@@ -70,6 +75,10 @@ class WorkspaceError(VeilError):
     code = "workspace"
 
 
+class WorkspaceBusyError(WorkspaceError):
+    code = "workspace.busy"
+
+
 class PrivacyModelError(VeilError):
     code = "privacy.unmet"
 
@@ -108,3 +117,15 @@ class VaultIntegrityError(IntegrityError):
 
 class LedgerIntegrityError(IntegrityError):
     code = "integrity.ledger"
+
+
+class RollbackError(LedgerIntegrityError):
+    """An anchored head proves the catalog once held more (or other) entries than now."""
+
+    code = "integrity.rollback"
+
+
+class BoundStateError(IntegrityError):
+    """Catalog rows a guarantee depends on differ from the ledger entries that bind them."""
+
+    code = "integrity.state"

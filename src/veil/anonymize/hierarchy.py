@@ -67,32 +67,34 @@ class Hierarchy:
         width = len(self.rows[0])
         for i, row in enumerate(self.rows):
             if len(row) != width:
-                msg = (f"hierarchy {self.attribute!r}: row {i + 1} ({row[0]!r}) has "
-                       f"{len(row)} levels, the first row {width}")
+                msg = (f"hierarchy {self.attribute!r}: row {i + 1} has {len(row)} levels, "
+                       f"the first row {width}")
                 raise HierarchyError(msg)
             if any(not isinstance(v, str) or v == "" for v in row):
                 msg = f"hierarchy {self.attribute!r}: row {i + 1} has an empty value"
                 raise HierarchyError(msg)
         raw = [r[0] for r in self.rows]
-        if len(set(raw)) != len(raw):
-            dupes = sorted({v for v in raw if raw.count(v) > 1})[:5]
-            msg = f"hierarchy {self.attribute!r} lists raw values more than once: {dupes}"
+        first: dict[str, int] = {}
+        repeats = [i + 1 for i, v in enumerate(raw) if first.setdefault(v, i) != i]
+        if repeats:
+            msg = (f"hierarchy {self.attribute!r} lists {len(repeats)} raw value(s) more than "
+                   f"once (again in row(s) {repeats[:5]}); list each value in one row")
             raise HierarchyError(msg)
         tops = {r[-1] for r in self.rows}
         if width > 1 and len(tops) != 1:
             msg = (f"hierarchy {self.attribute!r}: the last level must be one value (such as "
-                   f"'*'), found {len(tops)}: {sorted(tops)[:5]}")
+                   f"'*'), found {len(tops)} different ones")
             raise HierarchyError(msg)
         for level in range(1, width - 1):
-            parent: dict[str, str] = {}
-            for row in self.rows:
-                seen = parent.setdefault(row[level], row[level + 1])
+            parent: dict[str, tuple[str, int]] = {}
+            for i, row in enumerate(self.rows):
+                seen, where = parent.setdefault(row[level], (row[level + 1], i))
                 if seen != row[level + 1]:
-                    msg = (f"hierarchy {self.attribute!r} is inconsistent: {row[level]!r} at "
-                           f"level {level} generalizes to both {seen!r} and "
-                           f"{row[level + 1]!r} at level {level + 1}")
+                    msg = (f"hierarchy {self.attribute!r} is inconsistent: rows {where + 1} and "
+                           f"{i + 1} share their level-{level} value but differ at level "
+                           f"{level + 1}; a generalized value must have one parent")
                     raise HierarchyError(msg)
-        object.__setattr__(self, "_index", {v: i for i, v in enumerate(raw)})
+        object.__setattr__(self, "_index", first)
 
     # ---- shape
 
@@ -115,7 +117,7 @@ class Hierarchy:
         try:
             return self.rows[self._index[value]][level]
         except KeyError:
-            msg = f"hierarchy {self.attribute!r} does not cover the value {value!r}"
+            msg = f"hierarchy {self.attribute!r} does not cover the value asked for"
             raise HierarchyError(msg) from None
 
     def _check_level(self, level: int) -> None:
@@ -127,7 +129,7 @@ class Hierarchy:
     # ---- encoded form for the search
 
     def codes(self, values: pl.Series) -> np.ndarray:
-        """Row index of each value (int32). Fails closed, naming the uncovered values."""
+        """Row index of each value (int32). Fails closed, counting the uncovered values."""
         strings = as_strings(values)
         if strings.null_count():
             msg = (f"column {self.attribute!r} has {strings.null_count()} null values; "
@@ -137,11 +139,12 @@ class Hierarchy:
                               schema={"v": pl.String, "code": pl.Int32})
         coded = strings.rename("v").to_frame().join(lookup, on="v", how="left",
                                                     maintain_order="left")
-        missing = coded.filter(pl.col("code").is_null())["v"]
-        if len(missing):
-            shown = missing.unique(maintain_order=True).head(5).to_list()
+        uncovered = coded["code"].is_null()
+        if uncovered.any():
+            missing = coded.filter(uncovered)["v"]
             msg = (f"hierarchy {self.attribute!r} does not cover {missing.n_unique()} value(s) "
-                   f"of the column, such as {shown}")
+                   f"of the column, in {len(missing)} row(s) from row {uncovered.arg_true()[0] + 1}"
+                   "; add them to the hierarchy")
             raise HierarchyError(msg)
         return coded["code"].to_numpy().astype(np.int32, copy=False)
 
@@ -234,10 +237,10 @@ class Hierarchy:
         series = pl.Series(values) if not isinstance(values, pl.Series) else values
         if series.dtype == pl.String:
             parsed = series.str.to_date("%Y-%m-%d", strict=False)
-            bad = series.filter(parsed.is_null() & series.is_not_null())
-            if len(bad):
-                msg = (f"date hierarchy for {attribute!r}: {len(bad)} value(s) are not "
-                       f"YYYY-MM-DD dates, such as {bad.head(3).to_list()}")
+            bad = parsed.is_null() & series.is_not_null()
+            if bad.any():
+                msg = (f"date hierarchy for {attribute!r}: {bad.sum()} value(s) are not "
+                       f"YYYY-MM-DD dates, the first in row {bad.arg_true()[0] + 1}")
                 raise HierarchyError(msg)
             series = parsed
         elif series.dtype == pl.Datetime:

@@ -70,9 +70,12 @@ class KAnonymity:
             raise InputError(f"k must be a whole number >= 1; got {self.k!r}")
 
     def prepare(self, encoded: Encoded) -> None:
-        if self.k > encoded.records:
-            msg = f"k={self.k} is larger than the table's {encoded.records} rows"
-            raise InputError(msg)
+        self.check_rows(encoded.records)
+
+    def check_rows(self, rows: int) -> None:
+        """A table of ``rows`` records can hold a class of ``k`` (known before reading it)."""
+        if self.k > rows:
+            raise InputError(f"k={self.k} is larger than the table's {rows} rows")
 
     def fails(self, partition: Partition) -> np.ndarray:
         return partition.sizes < self.k
@@ -193,10 +196,10 @@ def emd_equal(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 def memberships(hierarchy: Hierarchy, values: tuple[str, ...]) -> list[np.ndarray]:
     """Per level 1..height, a (values x nodes) 0/1 matrix: which node holds each value."""
     index = {v: i for i, v in enumerate(hierarchy.values)}
-    missing = [v for v in values if v not in index]
+    missing = sum(v not in index for v in values)
     if missing:
-        msg = (f"hierarchy {hierarchy.attribute!r} does not cover sensitive value(s) "
-               f"{missing[:5]}")
+        msg = (f"hierarchy {hierarchy.attribute!r} does not cover {missing} of the "
+               f"{len(values)} sensitive value(s); add them to the hierarchy")
         raise HierarchyError(msg)
     rows = [index[v] for v in values]
     out = []

@@ -10,6 +10,7 @@ with the release, for its provenance and for the person deciding whether to shar
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -35,7 +36,8 @@ from veil.anonymize.risk import RiskReport, reidentification_risk, risk_of_table
 from veil.anonymize.utility import UtilityReport, accuracy_report, utility
 from veil.errors import InputError, PrivacyModelError
 
-__all__ = ["ALGORITHMS", "Release", "anonymize", "default_hierarchy", "privacy_models"]
+__all__ = ["ALGORITHMS", "Release", "anonymize", "check_request", "default_hierarchy",
+           "privacy_models"]
 
 ALGORITHMS = ("optimal", "mondrian")
 _ZIP_LIKE = r"^\d{3,10}$"
@@ -177,23 +179,17 @@ def anonymize(
     records; ``"mondrian"`` recodes locally and suppresses nothing. Raises
     :class:`PrivacyModelError` when the models cannot be met, never a weaker release.
     """
-    if algorithm not in ALGORITHMS:
-        raise InputError(f"unknown algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
     qi, sens = tuple(quasi_identifiers), tuple(sensitive)
+    models = _requested(frame.columns, frame.height, sens, k=k, l=l, l_kind=l_kind, t=t,
+                        t_distance=t_distance, hierarchies=hierarchies,
+                        suppression_limit=suppression_limit, algorithm=algorithm, metric=metric,
+                        entities=entities, seed=seed)
     given = dict(hierarchies or {})
-    unknown = sorted(set(given) - set(frame.columns))
-    if unknown:
-        raise InputError(f"hierarchies given for unknown column(s) {unknown}")
     built = {c: given.get(c) or default_hierarchy(frame[c], (entities or {}).get(c))
              for c in qi if c in frame.columns}
-    models = privacy_models(sens, k=k, l=l, l_kind=l_kind, t=t, t_distance=t_distance,
-                            hierarchies=given)
-    if not models:
-        raise InputError("name a privacy model: k, l or t")
     encoded = encode(frame, qi, built, sens)
     for model in models:
         model.prepare(encoded)
-    budget = suppression_budget(encoded.records, suppression_limit)
     if algorithm == "optimal":
         goal = objective(metric).prepare(encoded)
         best = search(encoded, models, goal, suppression_limit)
@@ -203,8 +199,6 @@ def anonymize(
         score: float | None = best.score
         stats = {"nodes": best.nodes, "checked": best.checked, "seconds": best.seconds}
     else:
-        if suppression_limit and budget:
-            raise InputError("Mondrian suppresses nothing; leave suppression_limit at 0")
         cut = mondrian(encoded, models, numeric_columns(frame, qi))
         dropped = np.zeros(frame.height, dtype=bool)
         generalized = _generalize_parts(frame, qi, cut.part_of[encoded.row_of], cut.cells)
@@ -225,6 +219,58 @@ def anonymize(
         achieved=reached, hierarchies=built, search=stats, k=k,
         _original=frame, _generalized=generalized, _dropped=suppressed,
     )
+
+
+def check_request(columns: Sequence[str], rows: int, sensitive: Sequence[str],
+                  settings: Mapping[str, Any]) -> None:
+    """Refuse what :func:`anonymize` would refuse from ``settings`` and the table's columns and
+    row count alone, so a caller holding the table sealed checks before it reads (and logs
+    reading) any data."""
+    signature = inspect.signature(anonymize)
+    known = [n for n, p in signature.parameters.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise InputError(f"unknown anonymize setting(s) {unknown}; the settings are {known}")
+    bound = signature.bind_partial(**settings)
+    bound.apply_defaults()
+    _requested(columns, rows, sensitive, **{n: bound.arguments[n] for n in known})
+
+
+def _requested(columns: Sequence[str], rows: int, sensitive: Sequence[str], *, k: int | None,
+               l: float | None, l_kind: Literal["distinct", "entropy"],  # noqa: E741
+               t: float | None, t_distance: Literal["equal", "hierarchical"],
+               hierarchies: Mapping[str, Hierarchy] | None, suppression_limit: float,
+               algorithm: str, metric: str, entities: Mapping[str, str] | None,
+               seed: int | None) -> list[PrivacyModel]:
+    """The privacy models asked for, once every setting is checked against the table's shape
+    (what needs its values, such as hierarchy coverage, is checked when they are encoded)."""
+    if algorithm not in ALGORITHMS:
+        raise InputError(f"unknown algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+    if algorithm == "optimal":
+        objective(metric)
+    if hierarchies is not None and not isinstance(hierarchies, Mapping):
+        raise InputError("hierarchies must map column names to Hierarchy objects")
+    odd = sorted(c for c, h in (hierarchies or {}).items() if not isinstance(h, Hierarchy))
+    if odd:
+        raise InputError(f"the hierarchies for {odd} are not Hierarchy objects; build them with "
+                         "veil.anonymize.Hierarchy (from_mapping, read_csv, intervals...)")
+    unknown = sorted(set(hierarchies or {}) - set(columns))
+    if unknown:
+        raise InputError(f"hierarchies given for unknown column(s) {unknown}")
+    if entities is not None and not isinstance(entities, Mapping):
+        raise InputError("entities must map column names to discovery entity names")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InputError(f"seed must be a whole number or None; got {seed!r}")
+    models = privacy_models(sensitive, k=k, l=l, l_kind=l_kind, t=t, t_distance=t_distance,
+                            hierarchies=hierarchies)
+    if not models:
+        raise InputError("name a privacy model: k, l or t")
+    for model in models:
+        if isinstance(model, KAnonymity):
+            model.check_rows(rows)
+    if suppression_budget(rows, suppression_limit) and algorithm == "mondrian":
+        raise InputError("Mondrian suppresses nothing; leave suppression_limit at 0")
+    return models
 
 
 def _generalize_levels(frame: pl.DataFrame, encoded: Encoded, levels: Sequence[int],

@@ -157,11 +157,9 @@ def _population_sizes(classes: pl.DataFrame, population: pl.DataFrame, qi: Seque
     sizes = classes.join(totals, on=keys, how="left").with_columns(pl.col("F").fill_null(0))
     short = sizes.filter(pl.col("F") < pl.col("f"))
     if short.height:
-        first = short.row(0, named=True)
         msg = (f"the population is not a superset of the release: {short.height} class(es) "
-               f"match fewer population records than they hold, such as "
-               f"{tuple(first[c] for c in keys)} ({first['f']} released, {first['F']} in the "
-               "population)")
+               f"match fewer population records than they hold ({int(short['f'].sum())} "
+               f"released, {int(short['F'].sum())} in the population)")
         raise InputError(msg)
     return sizes
 

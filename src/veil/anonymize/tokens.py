@@ -97,7 +97,7 @@ def lookup(token_map: pl.DataFrame, tokens: Sequence[str]) -> dict[str, str]:
     unknown = [t for t in wanted if t not in found]
     if unknown:
         msg = (f"{len(unknown)} of {len(wanted)} token(s) are not in this token map, so none "
-               f"was re-identified: {unknown[:5]}")
+               "was re-identified")
         raise NotFoundError(msg)
     return {t: found[t] for t in wanted}
 

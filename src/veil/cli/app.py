@@ -175,14 +175,28 @@ def destroy(
 
 
 @app.command()
+def gc(ctx: typer.Context) -> None:
+    """Delete sealed files no version or model refers to (left by crashes); safe while other
+    processes ingest."""
+    opts = options(ctx)
+    with opts.open() as ws:
+        removed = ws.gc(actor=opts.actor, purpose=opts.purpose)
+    out.print(f"removed {len(removed)} unreferenced vault file(s)")
+
+
+@app.command()
 def demo(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Where to build the demo "
                                             "workspace.")] = Path("veil-demo"),
     patients: Annotated[int, typer.Option(min=1, help="Synthetic patients.")] = 30_000,
     seed: Annotated[int, typer.Option(help="Seed for the synthetic data.")] = 20261123,
-    overwrite: Annotated[bool, typer.Option(help="Replace an earlier demo workspace.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier demo's workspace and "
+                                            "sites (never a directory the demo did not "
+                                            "make).")] = False,
 ) -> None:
-    """Generate synthetic patients into a fresh workspace and run veil end to end on them."""
+    """Generate synthetic patients into a fresh workspace and run veil end to end on them.
+
+    The clinics' site workspaces and key files go beside it, in WORKSPACE-sites."""
     from veil.demo.pipeline import run_demo  # the demo pulls in Faker; keep other commands light
 
     key_file = Path(os.environ.get("VEIL_KEY_FILE") or workspace.with_suffix(".key"))
@@ -209,7 +223,7 @@ def demo(
     if summary.federation is not None:
         out.print(_federation_table(summary.federation))
     out.print(table)
-    out.print(f"workspace: {workspace}  key file: {key_file}")
+    out.print(f"workspace: {workspace}  key file: {key_file}  clinic sites: {summary.sites}")
 
 
 def _federation_table(comparison: Comparison) -> Table:

@@ -21,6 +21,9 @@ from veil.ledger import (
 
 app = typer.Typer(help="Verify the audit ledger and prove entries to third parties.",
                   no_args_is_help=True)
+witness_app = typer.Typer(help="Copies of the signed head outside the workspace.",
+                          no_args_is_help=True)
+app.add_typer(witness_app, name="witness")
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -46,12 +49,66 @@ def verify(
     with options(ctx).open(check_ledger=False) as ws:
         result = ws.verify(heads)
     summary = {"ok": True, "entries": result.entries, "nodes": result.nodes,
-               "heads": result.heads, "root": result.root.hex()}
+               "heads": result.heads, "bound": result.bound, "root": result.root.hex()}
     if as_json:
         print_json(summary)
     else:
         out.print(f"[green]ledger verified[/]: {result.entries} entries, {result.nodes} tree "
-                  f"nodes, {result.heads} signed head(s); root {result.root.hex()[:16]}…")
+                  f"nodes, {result.heads} signed head(s), {result.bound} catalog bindings; "
+                  f"root {result.root.hex()[:16]}…")
+
+
+@app.command()
+def recover(
+    ctx: typer.Context,
+    accept_rollback: Annotated[bool, typer.Option(
+        "--accept-rollback", help="Accept that entries behind the newer heads are lost.")] = False,
+) -> None:
+    """Owner only: reopen a catalog that was rolled back (prefer restoring the newest veil.db
+    from a backup). The newer heads are kept as *.abandoned-*.json and the loss is logged."""
+    if not accept_rollback:
+        raise InputError("recovery abandons the newer ledger heads and what they covered; "
+                         "restore veil.db from a backup instead, or pass --accept-rollback")
+    opts = options(ctx)
+    with opts.open(check_ledger=False) as ws:
+        abandoned = ws.recover(actor=opts.actor, purpose=opts.purpose)
+    for item in abandoned:
+        out.print(f"abandoned {item['anchor']} of {item['head']['size']} entries, "
+                  f"{item['entries_lost']} lost; kept as {item['kept_as']}")
+    out.print("[yellow]re-check the privacy budgets: spends behind the abandoned heads are not "
+              "in this catalog[/]")
+
+
+@witness_app.command("add")
+def witness_add(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="A folder outside the workspace.")],
+) -> None:
+    """Publish the signed head to DIRECTORY too; opening fails while that copy is ahead."""
+    opts = options(ctx)
+    with opts.open() as ws:
+        folder = ws.add_witness(directory, actor=opts.actor, purpose=opts.purpose)
+    out.print(f"witness {folder} holds the signed head from now on")
+
+
+@witness_app.command("remove")
+def witness_remove(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="A configured witness folder.")],
+) -> None:
+    """Stop publishing to a witness (works on a workspace whose witness went missing)."""
+    opts = options(ctx)
+    with opts.open(check_ledger=False) as ws:
+        ws.remove_witness(directory, actor=opts.actor, purpose=opts.purpose)
+    out.print(f"witness {directory} removed")
+
+
+@witness_app.command("list")
+def witness_list(ctx: typer.Context) -> None:
+    """The configured witness folders."""
+    with options(ctx).open() as ws:
+        for folder in ws.witnesses():
+            out.print(folder)
 
 
 @app.command()

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from veil.cli.common import options, out, print_json
 from veil.dp.budget import Remaining
-from veil.dp.execute import DPResult
+from veil.dp.execute import DPResult, Settings
 from veil.dp.sql import parse
 from veil.errors import InputError
 
@@ -147,6 +147,9 @@ def settings(
             raise InputError(f"--keys takes COLUMN=a,b,c; got {spec!r}")
         parsed_keys[column] = [v.strip() for v in values.split(",")]
     with opts.open() as ws:
+        schema = ws.version(dataset).schema
+        parsed_keys = {c: Settings.keys_from_text(c, schema.get(c, "String"), texts)
+                       for c, texts in parsed_keys.items()}
         current = ws.dp_settings(dataset, bounds=parsed_bounds or None,
                                  public_keys=parsed_keys or None, max_rows_per_person=max_rows,
                                  actor=opts.actor, purpose=opts.purpose)

@@ -54,8 +54,12 @@ def joint_(
                     "of two).")] = None,
     resolution_bits: Annotated[int, typer.Option(
         min=1, max=128, help="Significant bits kept by the fixed-point setting.")] = 24,
-    timeout: Annotated[float, typer.Option(help="Seconds each party waits before giving "
-                                                "up.")] = 60.0,
+    timeout: Annotated[float | None, typer.Option(
+        min=0.001, help="Seconds each party waits before giving up (default: derived from the "
+                        "statistic, rows and parties).")] = None,
+    tls: Annotated[bool, typer.Option(
+        "--tls", help="Connect the parties by mutual TLS with per-run certificates, as "
+                      "parties on different machines must.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     if bool(party) == bool(inputs):
@@ -70,7 +74,7 @@ def joint_(
         result = joint_over_workspaces(
             statistic, [_party(spec, opts.key_file) for spec in party], bounds=bounds,
             timeout=timeout, max_rows=max_rows, resolution_bits=resolution_bits,
-            actor=opts.actor, purpose=opts.purpose)
+            actor=opts.actor, purpose=opts.purpose, tls=tls)
         records = [{"workspace": ws, "resource": resource, "seq": seq}
                    for ws, resource, seq in result.records]
     else:
@@ -78,7 +82,7 @@ def joint_(
 
         result = joint(statistic, list(inputs or []), bounds=bounds, max_rows=max_rows,
                        resolution_bits=resolution_bits, timeout=timeout,
-                       accept_semi_honest=True)
+                       accept_semi_honest=True, tls=tls)
     data = {
         "statistic": result.statistic,
         "value": result.value,
@@ -89,6 +93,7 @@ def joint_(
         "compute_seconds": result.compute_seconds,
         "bounds": list(bounds),
         "model": "MPyC semi-honest, honest majority",
+        "tls": result.tls,
         "recorded": records,
     }
     if as_json:
@@ -99,8 +104,8 @@ def joint_(
     out.print(f"precision: {result.precision.bit_length} bits, {result.precision.frac_bits} "
               f"fractional; {result.seconds:.2f} s (compute {result.compute_seconds:.2f} s); "
               f"bounds [{bounds[0]:g}, {bounds[1]:g}]", markup=False)
-    out.print("model: MPyC semi-honest, honest majority; only this result was revealed",
-              markup=False)
+    out.print(f"model: MPyC semi-honest, honest majority; only this result was revealed"
+              f"{'; parties connected by TLS' if result.tls else ''}", markup=False)
     for r in records:
         out.print(f"recorded in {r['workspace']}: {r['resource']}, ledger entry {r['seq']}",
                   markup=False)

@@ -25,7 +25,7 @@ from veil.discover.analyzer import analyze
 from veil.discover.entities import Category
 from veil.discover.redact import Operator, redact_text
 from veil.dp.execute import DPResult
-from veil.errors import VaultIntegrityError, WorkspaceError
+from veil.errors import InputError, VaultIntegrityError
 from veil.keys import generate_key_file
 from veil.ledger import verify_inclusion
 from veil.train.features import Encoding
@@ -33,6 +33,8 @@ from veil.workspace import Workspace, fingerprint
 
 DATASET = "patients"
 PURPOSE = "demo"
+MARKER = ".veil-demo"
+"""A file the demo writes into each directory it makes; ``--overwrite`` deletes nothing else."""
 # Public bounds of the lab values (clinical ranges, not read from the data).
 BOUNDS = {"glucose_mg_dl": (40.0, 450.0), "bmi": (10.0, 70.0), "hba1c_pct": (3.0, 15.0),
           "systolic_bp": (60.0, 250.0), "cholesterol_mg_dl": (80.0, 400.0)}
@@ -70,6 +72,7 @@ class Step:
 @dataclass
 class DemoSummary:
     workspace: Path
+    sites: Path
     steps: list[Step] = field(default_factory=list)
     classification: dict[str, Any] | None = None
     texts: list[tuple[str, str]] = field(default_factory=list)
@@ -89,17 +92,37 @@ class DemoSummary:
             progress.remove_task(task)
 
 
+def sites_path(workspace: Path) -> Path:
+    """Where the clinics' workspaces and key files go: beside the coordinator's workspace, as
+    separate organisations' would be, never inside it (its owner must not hold their keys)."""
+    return workspace.with_name(f"{workspace.name}-sites")
+
+
+def _mark(directory: Path) -> None:
+    directory.mkdir(mode=0o700, exist_ok=True)
+    (directory / MARKER).write_text("made by `veil demo`; `veil demo --overwrite` deletes this "
+                                    "directory\n")
+
+
+def _made_by_demo(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and (path / MARKER).is_file()
+
+
 def _fresh(path: Path, overwrite: bool) -> None:
-    """Clear an earlier demo workspace, but never a directory that is not a veil workspace."""
-    if not path.exists():
-        return
-    if not overwrite:
-        msg = f"{path} exists; pass --overwrite to replace the earlier demo workspace"
-        raise WorkspaceError(msg)
-    if not (path / Workspace.CATALOG).is_file():
-        msg = f"{path} exists and is not a veil workspace; refusing to delete it"
-        raise WorkspaceError(msg)
-    shutil.rmtree(path)
+    """Clear an earlier demo's directories, only with ``overwrite`` and only when every one of
+    them carries the demo's marker; otherwise refuse before deleting anything."""
+    found = [p for p in (path, sites_path(path)) if p.exists() or p.is_symlink()]
+    strangers = [p for p in found if not _made_by_demo(p)]
+    if strangers:
+        msg = (f"{strangers[0]} exists and is not a directory veil demo made (it has no "
+               f"{MARKER} marker); refusing to touch it: delete it yourself or choose another "
+               f"--workspace")
+        raise InputError(msg)
+    if found and not overwrite:
+        msg = f"{found[0]} holds an earlier demo; pass --overwrite to replace it"
+        raise InputError(msg)
+    for directory in found:
+        shutil.rmtree(directory)
 
 
 def run_demo(
@@ -111,9 +134,11 @@ def run_demo(
     key_file: Path,
     progress: Progress | None = None,
 ) -> DemoSummary:
-    """Generate, protect and audit a synthetic patient table in a new workspace at ``path``."""
+    """Generate, protect and audit a synthetic patient table in a new workspace at ``path``; the
+    clinics' site workspaces go to :func:`sites_path`. ``overwrite`` replaces an earlier demo's
+    directories and nothing else (see :data:`MARKER`)."""
     _fresh(path, overwrite)
-    summary = DemoSummary(path)
+    summary = DemoSummary(path, sites_path(path))
     frame = None
     ws: Workspace | None = None
 
@@ -129,6 +154,7 @@ def run_demo(
         if made == "new":
             generate_key_file(key_file)
         ws = Workspace.create(path, key_file=key_file, purpose=PURPOSE)
+        _mark(path)
         return f"{path} ({made} master key file {key_file.name})"
 
     def ingest() -> str:
@@ -191,9 +217,9 @@ def run_demo(
                 f"{left.left.epsilon:g} of {left.budget.epsilon:g} left")
 
     def federated() -> str:
+        _mark(summary.sites)
         summary.federation = federate_clinics(
-            frame, path / "federation", ws, features=[*BOUNDS, "sex"], bounds=BOUNDS,
-            purpose=PURPOSE)
+            frame, summary.sites, ws, features=[*BOUNDS, "sex"], bounds=BOUNDS, purpose=PURPOSE)
         made = summary.federation.result
         return (f"{len(made.federation.sites)} clinic sites, {len(made.rounds)} rounds, SecAgg+ "
                 f"and central DP (epsilon {made.privacy['epsilon']:g} per site); accuracy "

@@ -13,6 +13,11 @@ when set, caps that principal too. :func:`debit` runs inside the caller's ``BEGI
 transaction: it sums what was spent, refuses a request that would exceed either cap, and
 records the spend with its released result in the same transaction, so concurrent requests
 (threads or processes) queue on the write lock and can never overspend together.
+
+These tables are an index: every budget set and every spend is also a ledger entry in the same
+transaction, and the workspace refuses to spend from, or report, a budget whose rows differ from
+those entries (:mod:`veil.workspace.binding`). A spend stores the query's loggable shape (its
+literals masked), never the literals themselves.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from typing import Any, Literal
 from veil.dp.execute import Cost
 from veil.errors import InputError, NotFoundError, PrivacyBudgetError
 
-__all__ = ["ALL", "SCHEMA", "Budget", "Remaining", "cached", "debit", "get_budget", "remaining",
-           "set_budget", "spent"]
+__all__ = ["ALL", "SCHEMA", "Budget", "Remaining", "cached", "check", "debit", "get_budget",
+           "remaining", "set_budget", "spent"]
 
 ALL = "*"  # the principal that stands for everyone: the dataset-wide budget
 
@@ -181,12 +186,9 @@ def _exceeds(left: Remaining, cost: Cost) -> str | None:
     return None
 
 
-def debit(conn: sqlite3.Connection, dataset: str, version: int, principal: str,
-          query: str, cache_key: str, cost: Cost, result: dict[str, Any], now: str
-          ) -> Remaining:
-    """Inside the caller's write transaction: refuse if ``cost`` exceeds the dataset's or the
-    principal's budget, else record the spend and its result. Returns the dataset's budget
-    after the spend."""
+def check(conn: sqlite3.Connection, dataset: str, principal: str, cost: Cost) -> Remaining:
+    """Refuse ``cost`` if it exceeds the dataset's or ``principal``'s budget; returns the
+    dataset's budget as it stands."""
     overall = remaining(conn, dataset)
     checks = [overall]
     if get_budget(conn, dataset, principal) is not None:
@@ -197,6 +199,16 @@ def debit(conn: sqlite3.Connection, dataset: str, version: int, principal: str,
             whose = "the dataset's" if left.principal == ALL else f"{principal!r}'s"
             raise PrivacyBudgetError(f"{whose} privacy budget for {dataset!r} is exhausted: "
                                      f"{why}; nothing was released or spent")
+    return overall
+
+
+def debit(conn: sqlite3.Connection, dataset: str, version: int, principal: str,
+          query: str, cache_key: str, cost: Cost, result: dict[str, Any], now: str
+          ) -> Remaining:
+    """Inside the caller's write transaction: :func:`check` ``cost``, then record the spend
+    and its result (``query`` is the request's loggable shape, never its literals). Returns
+    the dataset's budget after the spend."""
+    check(conn, dataset, principal, cost)
     conn.execute(
         "INSERT INTO dp_spends(dataset, version, principal, query, cache_key, epsilon, delta, "
         "rho, result, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

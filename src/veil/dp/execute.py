@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,20 @@ __all__ = ["Cost", "DPResult", "Settings", "cost", "run"]
 _PARTS = {"count": 1, "sum": 1, "mean": 2, "variance": 3, "stddev": 3, "quantile": 1,
           "histogram": 1}
 _NEEDS_BOUNDS = {"sum", "mean", "variance", "stddev", "quantile"}
+# The smallest spends a query may ask for: below them the noise drowns any answer, and at the
+# tiniest floats its scale (sensitivity / budget share) overflows to infinity.
+MIN_EPSILON, MIN_RHO = 1e-6, 1e-12
+# Python types a public key of a column may have, by the column's type family (None: null).
+_KEY_TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
+    "String": ("text", (str,)),
+    "Categorical": ("text", (str,)),
+    "Enum": ("text", (str,)),
+    "Boolean": ("True or False", (bool,)),
+    **dict.fromkeys([f"{s}Int{b}" for s in ("", "U") for b in (8, 16, 32, 64, 128)],
+                    ("whole numbers", (int,))),
+    "Float32": ("numbers", (int, float)),
+    "Float64": ("numbers", (int, float)),
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,38 @@ class Settings:
             if not (math.isfinite(lower) and math.isfinite(upper) and lower < upper):
                 raise InputError(f"bounds of {column!r} must be finite with lower < upper; "
                                  f"got {pair!r}")
+
+    def check(self, schema: Mapping[str, Any]) -> None:
+        """Refuse public keys a query could not group by: each is null or of its column's type
+        in ``schema`` (dtype names as the catalog stores them, or Polars dtypes). Columns
+        ``schema`` lacks are left to queries, which refuse unknown columns by name."""
+        for column, keys in self.public_keys.items():
+            if column not in schema:
+                continue
+            dtype = str(schema[column])
+            what, types = _KEY_TYPES.get(dtype.split("(")[0], ("", ()))
+            if not types:
+                raise InputError(f"public keys of {column!r} need a text, integer, float or "
+                                 f"Boolean column; {column!r} is {dtype}")
+            wrong = [k for k in keys if k is not None and (
+                not isinstance(k, types) or (isinstance(k, bool) and bool not in types))]
+            if wrong:
+                found = sorted({type(k).__name__ for k in wrong})
+                raise InputError(f"public keys of {column!r} must be {what}, as the column is "
+                                 f"{dtype}; {len(wrong)} of {len(keys)} are {found}")
+
+    @staticmethod
+    def keys_from_text(column: str, dtype: str, texts: Sequence[str]) -> list[Any]:
+        """Public keys typed on a command line, read as ``column``'s type ``dtype``."""
+        kind = _KEY_TYPES.get(dtype.split("(")[0], ("text", (str,)))[1][-1]
+        read: Callable[[str], Any] = {
+            str: str, int: int, float: float,
+            bool: lambda t: {"true": True, "false": False}[t.lower()]}[kind]
+        try:
+            return [read(t) for t in texts]
+        except (KeyError, ValueError):
+            raise InputError(f"public keys of {column!r} must be of its type {dtype}; "
+                             f"{len(texts)} given, not all readable as one") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {"bounds": {c: list(b) for c, b in self.bounds.items()},
@@ -94,8 +140,9 @@ def cost(measure: Measure, epsilon: float | None, delta: float | None, rho: floa
         if rho is not None:
             raise InputError("this dataset's budget is in (epsilon, delta); do not pass rho")
         eps = number("epsilon", epsilon)
-        if eps <= 0:
-            raise InputError(f"epsilon must be > 0; got {eps}")
+        if eps < MIN_EPSILON:
+            raise InputError(f"epsilon must be > 0, and at least {MIN_EPSILON:g} (below it the "
+                             f"noise drowns any answer); got {eps:g}")
         dlt = number("delta", 0.0 if delta is None else delta)
         if not 0 <= dlt < 1:
             raise InputError(f"delta must be in [0, 1); got {dlt}")
@@ -103,8 +150,9 @@ def cost(measure: Measure, epsilon: float | None, delta: float | None, rho: floa
     if epsilon is not None or delta is not None:
         raise InputError("this dataset's budget is zCDP; pass rho, not epsilon/delta")
     value = number("rho", rho)
-    if value <= 0:
-        raise InputError(f"rho must be > 0; got {value}")
+    if value < MIN_RHO:
+        raise InputError(f"rho must be > 0, and at least {MIN_RHO:g} (below it the noise "
+                         f"drowns any answer); got {value:g}")
     return Cost(rho=value)
 
 

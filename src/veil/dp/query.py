@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -147,6 +147,18 @@ class Query:
     def canonical(self) -> str:
         """A stable text of the query: equal queries, equal text (the release cache key)."""
         return json.dumps(asdict(self), sort_keys=True, default=str, separators=(",", ":"))
+
+    def shape(self, mask: Callable[[Any], str]) -> str:
+        """:meth:`canonical` with every literal a filter compares against replaced by
+        ``mask(literal)``: the text that may be stored and logged (a filter such as
+        ``ssn = '...'`` holds a person's value; a keyed ``mask`` keeps equal literals linkable
+        without revealing them)."""
+        def masked(p: Predicate) -> Predicate:
+            if isinstance(p.value, tuple):
+                return replace(p, value=tuple(mask(v) for v in p.value))
+            return p if p.value is None else replace(p, value=mask(p.value))
+
+        return replace(self, predicates=tuple(map(masked, self.predicates))).canonical()
 
     def fingerprint(self) -> str:
         return hashlib.sha256(self.canonical().encode()).hexdigest()

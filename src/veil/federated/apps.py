@@ -10,7 +10,8 @@ into a :class:`~veil.errors.FederationError` instead of training on.
 
 Client: one mod picks what the run needs, outermost first: ``secaggplus_mod`` (masks the
 update), then ``fixedclipping_mod`` (central DP: clip before masking) or
-:func:`~veil.federated.privacy.local_dp_mod` (local DP: clip and noise here).
+:class:`~veil.federated.privacy.LocalDPMod` (local DP: clip and noise here, as the site's own
+definition says).
 
 The apps read the federation from the Python object (simulation) or, in a deployment, from the
 run config (``federation``: the definition as JSON) and the SuperNode's node config (``site``:
@@ -50,7 +51,7 @@ from flwr.serverapp import Grid
 
 from veil.errors import FederationError
 from veil.federated.config import Federation
-from veil.federated.privacy import CentralDP, LocalDP, RecordDP, local_dp_mod, plan
+from veil.federated.privacy import CentralDP, LocalDPMod, RecordDP, plan
 from veil.federated.site import Learner, get_weights, load_site, model
 
 __all__ = ["Guard", "Recorder", "client_app", "server_app"]
@@ -181,11 +182,10 @@ def _strategy(federation: Federation, recorder: Recorder) -> Strategy:
         inner = FedAdam(eta=federation.server_lr, eta_l=federation.lr, **common)
     else:
         inner = FedAvg(**common)
-    if spend.get("unit") == "site":
-        wrapper = CentralDP if spend["mode"] == "central" else LocalDP
-        inner = wrapper(inner, spend["noise_multiplier"], spend["clipping_norm"],
-                        federation.min_sites)
-    return Guard(inner, federation, recorder)
+    if spend.get("unit") == "site" and spend["mode"] == "central":
+        inner = CentralDP(inner, spend["noise_multiplier"], spend["clipping_norm"],
+                          spend["cohort"])
+    return Guard(inner, federation, recorder)  # local DP: the updates arrive noised
 
 
 def _federation(context: Context, given: Federation | None) -> Federation:
@@ -286,7 +286,7 @@ def client_app(federation: Federation | None = None,
         details = {"federation": fed.name, "rounds": fed.rounds, "site": fed.sites[index].name,
                    **{k: v for k, v in spend.items() if k in (
                        "mode", "unit", "noise_multiplier", "clipping_norm", "sample_rate",
-                       "accountant")}}
+                       "cohort", "accountant")}}
         data = load_site(fed.sites[index], fed, run=f"{fed.name}:{context.run_id}",
                          epsilon=spend.get("epsilon"), delta=spend.get("delta"),
                          rho=spend.get("rho"), details=details)
@@ -299,8 +299,12 @@ def client_app(federation: Federation | None = None,
         chain: list[Any] = []
         if fed.secure_aggregation.enabled:
             chain.append(secaggplus_mod)
-        if fed.privacy.mode != "none" and fed.privacy.unit == "site":
-            chain.append(fixedclipping_mod if fed.privacy.mode == "central" else local_dp_mod)
+        if fed.privacy.mode == "central" and fed.privacy.unit == "site":
+            chain.append(fixedclipping_mod)
+        elif fed.privacy.mode == "local":
+            spend = plan(fed)
+            chain.append(LocalDPMod(spend["clipping_norm"],
+                                    spend["noise_multiplier"] * spend["clipping_norm"]))
         for mod in reversed(chain):
             call_next = _wrap(mod, call_next)
         return call_next(msg, ctxt)

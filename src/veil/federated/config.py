@@ -86,9 +86,10 @@ class Privacy:
     of one DP-SGD run over the pooled rows. Every person at every site is protected.
 
     ``unit = "site"`` (cross-device: many sites, each one person or a few): a site's whole
-    update is clipped to ``clipping_norm``. ``central``: the server adds noise to the
-    aggregate (Flower's client-side-clipping DP); ``local``: each site noises its own update
-    before it leaves. Protects each site's whole contribution, and so everyone in it, but
+    update is clipped to ``clipping_norm``. ``central``: the server noises the sum of the
+    updates and divides it by the number of sites, fixed before the run whoever answers;
+    ``local``: each site noises its own update before it leaves. Protects each site's whole
+    contribution, and so everyone in it, but
     with a handful of sites the noise drowns the signal.
 
     With secure aggregation the server never sees a single site's update, only the sum."""

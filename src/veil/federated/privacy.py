@@ -4,20 +4,35 @@
 pooled rows. Every site draws a Poisson batch of its rows at rate ``q``, clips each row's
 gradient to ``C`` (veil's book-keeping clipping from :mod:`veil.train.dpsgd`) and sends the sum,
 masked by SecAgg+; the server adds ``N(0, (z C)^2)`` once to the total and takes a step of
-``lr * total / (q * rows)`` (row counts are public, as in Opacus). Poisson sampling at every
-site with the same ``q`` is Poisson sampling of the union, so the run is accounted exactly
-like DP-SGD, with Opacus' PRV accountant over ``rounds`` steps.
+``lr * total / (q * rows)``, ``rows`` being the training rows of the sites that answered. Row
+counts are public, as in Opacus (its expected batch size is ``q * len(dataset)``), and the
+noise goes on the total before the division, so whichever sites answer, one row moves the
+released gradient by at most ``C / (q * rows)`` under noise ``z C / (q * rows)``: ratio ``z``.
+Poisson sampling at every site with the same ``q`` is Poisson sampling of the union, so the
+run is accounted exactly like DP-SGD, with Opacus' PRV accountant over ``rounds`` steps.
 
-**Site level**: one site's whole contribution is the unit. Each round a site's update (its
-new weights minus the global ones) is clipped to L2 norm ``C`` (Flower's
-``fixedclipping_mod`` in central mode, :func:`local_dp_mod` in local mode) and every site
-counts with weight 1, so adding or removing one site moves the average of ``m`` updates by at
-most ``C / m``. Noise is Gaussian:
+**Site level**: one site's whole contribution is the unit: the guarantee compares a run in
+which a site contributes its update with one in which it contributes nothing (a site that is
+absent, or has no data, adds nothing to the sum; replacing a site's data is two such steps).
+Each round a site's update (its new weights minus the global ones) is clipped to L2 norm
+``C`` (Flower's ``fixedclipping_mod`` in central mode, :class:`LocalDPMod` in local mode).
+Noise is Gaussian:
 
-- **central**: the server adds ``N(0, (z C / m)^2)`` per coordinate to the average, where ``m``
-  is ``min_sites``, the smallest cohort that may complete a round (more sites only means more
-  noise than needed); with SecAgg+ it only ever holds the sum.
-- **local**: every site adds ``N(0, (z C)^2)`` to its own clipped update before it leaves.
+- **central** (:class:`CentralDP`): the server adds ``N(0, (z C)^2)`` per coordinate to the
+  *sum* of the clipped updates and divides by the cohort ``D``, the number of sites in the
+  definition, fixed before the run: DP-FedAvg's fixed-denominator estimator (McMahan et al.
+  2018) with every site invited every round. One site moves the sum by at most ``C``, so the
+  release moves by at most ``C / D`` under noise ``z C / D`` whoever answered. Dividing by the
+  number of sites that answered (the plain mean) is not the same: that count changes with the
+  site, and one update ``-C`` among ``m`` at ``+C`` moves the mean by ``2 C / (m + 1)``, up to
+  twice ``C / m``. Fewer answers than ``D`` (dropouts, down to ``min_sites``) shrink the step
+  by ``answers / D`` instead; more than ``D`` can only be a site answering twice, and the round
+  is refused. The server does not trim a round to a fixed number of answers either: choosing
+  which to keep lets one site displace another, a swap that moves the sum by ``2 C``.
+- **local** (:class:`LocalDPMod`): every site adds ``N(0, (z C)^2)`` to its own clipped update
+  before it leaves, with ``C`` and ``z`` from the definition it paid for, never from the
+  server's fit config. The message alone is the Gaussian mechanism, so whatever the server
+  does with it (the mean, FedAdam's step) is post-processing.
 
 Either way each round is a Gaussian mechanism with noise multiplier ``z``, and ``T`` rounds
 (every site in every round, no subsampling) compose exactly to one Gaussian mechanism with
@@ -28,14 +43,15 @@ site debits (epsilon, delta) from its own budget and ledger before its first upd
 
 The noise is drawn with Opacus' Gaussian sampler (as in :mod:`veil.train.dpsgd`), not with
 numpy's generator that Flower's wrappers use; Flower's wrapper also drops a whole round when any
-site fails, which would make secure aggregation's dropout tolerance useless, so
-:class:`CentralDP` keeps Flower's clipping hand-off and replaces only the aggregation step.
+site fails, which would make secure aggregation's dropout tolerance useless, and adds its noise
+to the inner strategy's output (after FedAdam's step, whose sensitivity is not ``C / D``), so
+:class:`CentralDP` keeps Flower's clipping hand-off and replaces the aggregation step.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -44,26 +60,25 @@ from flwr.app import Context, Message
 from flwr.app.message_type import MessageType
 from flwr.clientapp.typing import ClientAppCallable
 from flwr.common import (
+    Code,
     FitRes,
     Parameters,
     Scalar,
+    Status,
     ndarrays_to_parameters,
     parameters_to_ndarrays,
 )
 from flwr.compat.common import recorddict_compat as compat
 from flwr.server.client_proxy import ClientProxy
 from flwr.server.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, Strategy
-from flwr.supercore.differential_privacy import KEY_CLIPPING_NORM, compute_clip_model_update
 from scipy.optimize import brentq
 from scipy.stats import norm
 
 from veil.errors import FederationError, PrivacyBudgetError
 from veil.federated.config import Federation
 
-__all__ = ["CentralDP", "LocalDP", "RecordDP", "epsilon_spent", "gaussian_noise",
-           "local_dp_mod", "noise_multiplier", "plan"]
-
-KEY_NOISE = "veil-local-noise-std"
+__all__ = ["CentralDP", "LocalDPMod", "RecordDP", "epsilon_spent", "gaussian_noise",
+           "local_release", "noise_multiplier", "noisy_average", "plan"]
 
 
 def _delta(epsilon: float, mu: float) -> float:
@@ -103,12 +118,11 @@ def _subsampled_multiplier(epsilon: float, delta: float, rate: float, rounds: in
     from opacus.accountants import RDPAccountant
     from opacus.accountants.utils import get_noise_multiplier
 
+    from veil.train.dpsgd import no_order_notice
+
     bound = RDPAccountant()
     bound.history = [(_MAX_Z, rate, rounds)]
-    # RDP's "optimal order is the largest alpha" notice (PRV bounds its domain with RDP too)
-    # only says a bound could be tighter; the epsilon reported comes from PRV
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Optimal order is the largest alpha")
+    with no_order_notice():  # the epsilon reported comes from PRV
         if bound.get_epsilon(delta) > epsilon:
             raise PrivacyBudgetError(f"epsilon {epsilon:g} is too small for {rounds} rounds "
                                      f"at sample rate {rate:g}: it needs a noise multiplier "
@@ -124,7 +138,8 @@ def _subsampled_multiplier(epsilon: float, delta: float, rate: float, rounds: in
 
 def plan(federation: Federation) -> dict[str, Any]:
     """What the run spends per site: noise multiplier z and (epsilon, delta); at site level
-    also the zCDP rho of its Gaussian rounds (``rounds / (2 z^2)``). Empty without DP; an
+    also the zCDP rho of its Gaussian rounds (``rounds / (2 z^2)``) and, in central mode, the
+    fixed denominator ``cohort`` of every round's release. Empty without DP; an
     epsilon too small for the rounds is refused here, before any site is asked."""
     p = federation.privacy
     if p.mode == "none":
@@ -137,7 +152,8 @@ def plan(federation: Federation) -> dict[str, Any]:
         return {**common, "noise_multiplier": z, "sample_rate": p.sample_rate,
                 "accountant": "PRV (Opacus), Poisson-subsampled Gaussian", "rho": None}
     z = noise_multiplier(epsilon, delta, federation.rounds)
-    return {**common, "noise_multiplier": z, "rho": federation.rounds / (2 * z * z),
+    cohort = {"cohort": len(federation.sites)} if p.mode == "central" else {}
+    return {**common, "noise_multiplier": z, "rho": federation.rounds / (2 * z * z), **cohort,
             "accountant": "exact Gaussian composition (mu-GDP)"}
 
 
@@ -153,78 +169,106 @@ def gaussian_noise(arrays: list[np.ndarray], std: float) -> list[np.ndarray]:
     return out
 
 
+def noisy_average(updates: Sequence[list[np.ndarray]], std: float, denominator: float
+                  ) -> list[np.ndarray]:
+    """(sum of ``updates`` + N(0, std^2) per coordinate) / ``denominator``, in float64. With
+    ``denominator`` fixed before the round, adding or removing one update of L2 norm at most
+    ``C`` moves the result by at most ``C / denominator`` under noise ``std / denominator``,
+    however many updates came (see the module docstring)."""
+    total = [sum(np.asarray(a, np.float64) for a in layer) for layer in zip(*updates,
+                                                                            strict=True)]
+    return [a / denominator for a in gaussian_noise(total, std)]
+
+
+def _parameters(results: list[tuple[ClientProxy, FitRes]]) -> list[list[np.ndarray]]:
+    """Every answer's arrays. Under SecAgg+ every answer carries the mean of all (the workflow
+    hands the unmasked mean to each), so these always sum to the sum of the answers."""
+    return [parameters_to_ndarrays(res.parameters) for _, res in results]
+
+
 class CentralDP(DifferentialPrivacyClientSideFixedClipping):
     """Flower's client-side-clipping wrapper (it sends ``C`` to ``fixedclipping_mod``) with
-    the aggregation step replaced: rounds survive dropouts down to ``min_sites`` (the server's
-    guard refuses a round below it) and the noise, calibrated to ``min_sites``, comes from
-    Opacus' sampler."""
+    the aggregation replaced by a fixed-denominator release: N(0, (z C)^2) from Opacus'
+    sampler on the sum of the clipped updates, divided by ``cohort``. The inner strategy gets
+    that noisy update as the one result of the round (FedAvg applies it, FedAdam steps on
+    it), so its step is post-processing. Rounds survive dropouts down to ``min_sites``."""
 
     def __init__(self, strategy: Strategy, z: float, clipping_norm: float,
-                 min_sites: int) -> None:
-        super().__init__(strategy, z, clipping_norm, min_sites)
-        self.std = z * clipping_norm / min_sites
-
-    def aggregate_fit(
-        self, server_round: int, results: list[tuple[ClientProxy, FitRes]],
-        failures: list[tuple[ClientProxy, FitRes] | BaseException],
-    ) -> tuple[Parameters | None, dict[str, Scalar]]:
-        aggregated, metrics = self.strategy.aggregate_fit(server_round, results, failures)
-        if aggregated is None:
-            return None, metrics
-        noisy = gaussian_noise(parameters_to_ndarrays(aggregated), self.std)
-        return ndarrays_to_parameters(noisy), {**metrics, "central_noise_std": self.std}
-
-
-def local_dp_mod(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
-    """Clip this site's update to the ``C`` the server sent and add N(0, (z C)^2) here, before
-    the update leaves the site (and before SecAgg+ masks it: put this mod after
-    ``secaggplus_mod``). The server sends ``C`` and ``z C`` in the fit config."""
-    if msg.metadata.message_type != MessageType.TRAIN:
-        return call_next(msg, ctxt)
-    fit_ins = compat.recorddict_to_fitins(msg.content, keep_input=True)
-    if KEY_CLIPPING_NORM not in fit_ins.config or KEY_NOISE not in fit_ins.config:
-        raise FederationError("local DP needs the clipping norm and noise from the server")
-    clipping_norm = float(fit_ins.config[KEY_CLIPPING_NORM])
-    std = float(fit_ins.config[KEY_NOISE])
-    sent = parameters_to_ndarrays(fit_ins.parameters)
-    out_msg = call_next(msg, ctxt)
-    if out_msg.has_error():
-        return out_msg
-    fit_res = compat.recorddict_to_fitres(out_msg.content, keep_input=True)
-    mine = parameters_to_ndarrays(fit_res.parameters)
-    compute_clip_model_update(mine, sent, clipping_norm)
-    fit_res.parameters = ndarrays_to_parameters(gaussian_noise(mine, std))
-    out_msg.content = compat.fitres_to_recorddict(fit_res, keep_input=True)
-    return out_msg
-
-
-class LocalDP(DifferentialPrivacyClientSideFixedClipping):
-    """Sends ``C`` and the per-site noise ``z C`` to :func:`local_dp_mod`; aggregates plainly
-    (the updates arrive noised)."""
-
-    def __init__(self, strategy: Strategy, z: float, clipping_norm: float,
-                 min_sites: int) -> None:
-        super().__init__(strategy, z, clipping_norm, min_sites)
+                 cohort: int) -> None:
+        super().__init__(strategy, z, clipping_norm, cohort)
         self.std = z * clipping_norm
+        self.cohort = cohort
+        self._global: list[np.ndarray] = []
 
     def configure_fit(self, server_round: int, parameters: Parameters,
                       client_manager: Any) -> list[Any]:
-        plan = super().configure_fit(server_round, parameters, client_manager)
-        for _, fit_ins in plan:
-            fit_ins.config[KEY_NOISE] = self.std
-        return plan
+        self._global = parameters_to_ndarrays(parameters)
+        return super().configure_fit(server_round, parameters, client_manager)
 
     def aggregate_fit(
         self, server_round: int, results: list[tuple[ClientProxy, FitRes]],
         failures: list[tuple[ClientProxy, FitRes] | BaseException],
     ) -> tuple[Parameters | None, dict[str, Scalar]]:
-        return self.strategy.aggregate_fit(server_round, results, failures)
+        if not results:
+            return None, {}
+        if len(results) > self.cohort:
+            raise FederationError(f"round {server_round}: {len(results)} updates for a cohort "
+                                  f"of {self.cohort} sites; a site that answers twice counts "
+                                  "twice, beyond what the noise covers")
+        updates = [[w - g for w, g in zip(weights, self._global, strict=True)]
+                   for weights in _parameters(results)]
+        step = noisy_average(updates, self.std, self.cohort)
+        released = [(g + s).astype(g.dtype) for g, s in zip(self._global, step, strict=True)]
+        noisy = FitRes(Status(Code.OK, ""), ndarrays_to_parameters(released), 1, {})
+        aggregated, metrics = self.strategy.aggregate_fit(
+            server_round, [(results[0][0], noisy)], failures)
+        return aggregated, {**metrics, "central_noise_std": self.std / self.cohort}
+
+
+def _clipped(update: list[np.ndarray], clipping_norm: float) -> list[np.ndarray]:
+    """``update`` scaled to L2 norm at most ``clipping_norm`` (a zero update stays zero; Flower's
+    ``compute_clip_model_update`` divides by its norm)."""
+    norm = math.sqrt(sum(float(np.square(u).sum()) for u in update))
+    return [u * min(1.0, clipping_norm / norm) for u in update] if norm > 0 else update
+
+
+def local_release(new: list[np.ndarray], sent: list[np.ndarray], clipping_norm: float,
+                  std: float) -> list[np.ndarray]:
+    """What a site sends in local mode: ``sent`` plus its update (``new`` minus ``sent``)
+    clipped to ``clipping_norm``, plus N(0, std^2) per coordinate from Opacus' sampler."""
+    update = _clipped([np.asarray(n, np.float64) - s for n, s in zip(new, sent, strict=True)],
+                      clipping_norm)
+    return [(s + u).astype(np.asarray(n).dtype) for n, s, u in
+            zip(new, sent, gaussian_noise(update, std), strict=True)]
+
+
+class LocalDPMod:
+    """Local DP on the client (put it after ``secaggplus_mod``, so the update is noised before
+    it is masked): each update is clipped to ``clipping_norm`` and noised with ``std`` (``z C``
+    from the definition the site paid for; the server has no say) before it leaves."""
+
+    def __init__(self, clipping_norm: float, std: float) -> None:
+        self.clipping_norm = clipping_norm
+        self.std = std
+
+    def __call__(self, msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
+        if msg.metadata.message_type != MessageType.TRAIN:
+            return call_next(msg, ctxt)
+        sent = parameters_to_ndarrays(compat.recorddict_to_fitins(msg.content,
+                                                                  keep_input=True).parameters)
+        out_msg = call_next(msg, ctxt)
+        if out_msg.has_error():
+            return out_msg
+        fit_res = compat.recorddict_to_fitres(out_msg.content, keep_input=True)
+        fit_res.parameters = ndarrays_to_parameters(local_release(
+            parameters_to_ndarrays(fit_res.parameters), sent, self.clipping_norm, self.std))
+        out_msg.content = compat.fitres_to_recorddict(fit_res, keep_input=True)
+        return out_msg
 
 
 class RecordDP(FedAvg):
-    """Server side of record-level DP: sites send clipped gradient sums (weight 1 each, so
-    the average times the number of sites is the total, whether SecAgg+ or the server summed
-    it); add ``N(0, (z C)^2)`` to the total and hand ``total / (q * rows)`` to a torch
+    """Server side of record-level DP: sites send clipped gradient sums; add ``N(0, (z C)^2)``
+    to their total and hand ``total / (q * rows)`` (:func:`noisy_average`) to a torch
     optimizer as the gradient: SGD, or Adam (``adam``), which converges in far fewer rounds
     and, being post-processing of the noisy gradient, costs no privacy."""
 
@@ -259,14 +303,12 @@ class RecordDP(FedAvg):
     ) -> tuple[Parameters | None, dict[str, Scalar]]:
         import torch
 
-        mean, _ = super().aggregate_fit(server_round, results, failures)
-        if mean is None:
+        if not results:
             return None, {}
         rows = sum(int(res.metrics["rows"]) for _, res in results)
-        total = [g * len(results) for g in parameters_to_ndarrays(mean)]
-        noisy = gaussian_noise(total, self.std)
-        for param, g in zip(self._params, noisy, strict=True):
-            param.grad = torch.from_numpy(np.array(g / (self.sample_rate * rows), np.float32))
+        gradient = noisy_average(_parameters(results), self.std, self.sample_rate * rows)
+        for param, g in zip(self._params, gradient, strict=True):
+            param.grad = torch.from_numpy(np.array(g, np.float32))
         self._optimizer.step()
         stepped = [p.detach().numpy().copy() for p in self._params]
         return ndarrays_to_parameters(stepped), {"noise_std": self.std, "rows": rows}

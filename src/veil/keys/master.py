@@ -99,12 +99,23 @@ class MasterKey:
 
 
 def generate_key_file(path: str | os.PathLike[str]) -> Path:
-    """Write a fresh random master key (base64, mode 0600); refuse to overwrite an existing one."""
+    """Write a fresh random master key (base64, mode 0600); refuse to overwrite an existing one.
+
+    A missing folder is refused, not created: a mistyped path would otherwise leave the key
+    that opens a workspace in a folder nobody meant to make, with whatever access it gets."""
     path = Path(path)
     if path.exists():
         msg = f"{path} already exists; refusing to overwrite a key file"
         raise InputError(msg)
-    atomic_write(path, base64.b64encode(secrets.token_bytes(KEY_SIZE)) + b"\n", mode=0o600)
+    if not path.parent.is_dir():
+        msg = (f"folder {path.parent} does not exist; create it first (readable only by you: "
+               f"mkdir -m 700 {path.parent}) or choose another path")
+        raise InputError(msg)
+    try:
+        atomic_write(path, base64.b64encode(secrets.token_bytes(KEY_SIZE)) + b"\n", mode=0o600)
+    except OSError as exc:
+        msg = f"cannot write key file {path}: {exc.strerror}"
+        raise InputError(msg) from None
     return path
 
 

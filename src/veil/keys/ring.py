@@ -21,8 +21,10 @@ import sqlite3
 from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from veil.errors import (
@@ -143,6 +145,13 @@ class KeyRing:
 
     def data_key(self, key_id: str) -> bytes:
         return self._get(key_id)
+
+    def derive(self, key_id: str, label: str) -> bytes:
+        """A 256-bit key for one use of ``key_id``'s data key (HKDF-SHA256, ``label`` as info):
+        what it keys dies with the data key, so crypto-shredding a version also makes its
+        derived MACs unlinkable."""
+        return HKDF(hashes.SHA256(), 32, salt=None, info=f"veil-derive-v1|{label}".encode()
+                    ).derive(self._get(key_id))
 
     def _get(self, key_id: str) -> bytes:
         row = self._conn.execute(

@@ -3,15 +3,15 @@
 Tables live in the workspace catalog so that an operation and its audit entry commit in one
 transaction: either both exist or neither does. Besides the entries the log stores every complete
 aligned subtree hash (``ledger_nodes``), which makes roots and proofs O(log n) lookups, and the
-latest signed tree head. After each commit the head is also written to a file beside the catalog;
-a catalog rolled back to an older state (rows deleted behind that head) then fails ``verify``.
+latest signed tree head. After each commit the head is also copied to its anchors (a file beside
+the catalog and optional witness directories, :mod:`veil.ledger.anchor`); a catalog rolled back
+to an older state then refuses to open, and a write that would not extend the anchors is refused.
 Auditors should keep heads they are shown and pass them back as ``trusted`` heads: only an outside
 copy can prove that the workspace owner did not rewrite history as a whole.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +21,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from veil._atomic import atomic_write
-from veil.errors import IntegrityError, LedgerIntegrityError, NotFoundError
+from veil.errors import LedgerIntegrityError, NotFoundError
 from veil.ledger import merkle
+from veil.ledger.anchor import Anchors
 from veil.ledger.entry import GENESIS, Entry, encode, params_json
 from veil.ledger.proofs import ConsistencyProof, InclusionProof, SignedTreeHead
 
@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS ledger_head (
     time      TEXT NOT NULL,
     signature BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS ledger_by_resource ON ledger(resource, action);
+CREATE INDEX IF NOT EXISTS ledger_by_bind ON ledger(json_extract(params, '$.bind.name'));
 """
 _COLUMNS = "seq, time, actor, action, resource, purpose, params, prev_hash, entry_hash"
 
@@ -75,17 +77,18 @@ class Verification:
     nodes: int
     heads: int
     root: bytes
+    bound: int = 0  # catalog rows checked against the entries that bind them (the workspace's)
 
 
 class Ledger:
     """The workspace's audit ledger. Appends run inside the caller's transaction."""
 
     def __init__(self, conn: sqlite3.Connection, signing_key: Ed25519PrivateKey,
-                 head_path: Path) -> None:
+                 head_path: Path, witnesses: Sequence[tuple[Path, bool]] = ()) -> None:
         self._conn = conn
         self._key = signing_key
         self.public_key = signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.head_path = head_path
+        self.anchors = Anchors(head_path, self.public_key, witnesses)
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -124,6 +127,32 @@ class Ledger:
             f"SELECT {_COLUMNS} FROM ledger WHERE action = ? AND resource = ?{where} "  # noqa: S608
             "ORDER BY seq DESC LIMIT 1", (action, resource, *args)).fetchone()
         return Entry(*row) if row else None
+
+    def find_bound(self, name: str, kind: str, **match: Any) -> dict[str, Any] | None:
+        """The newest ``bind`` of ``kind`` on ``name`` (see :mod:`veil.workspace.binding`) whose
+        fields hold ``match``, after proving its entry is in the signed head."""
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM ledger WHERE json_extract(params, '$.bind.name') = ? "  # noqa: S608
+            "AND json_extract(params, '$.bind.kind') = ? ORDER BY seq DESC", (name, kind))
+        for row in rows.fetchall():
+            entry = Entry(*row)
+            bind = entry.parameters["bind"]
+            if all(bind.get(k) == v for k, v in match.items()):
+                self.authenticate(entry)
+                return bind
+        return None
+
+    def authenticate(self, entry: Entry) -> None:
+        """Prove ``entry`` is, unchanged, in the tree the signed head covers (O(log n))."""
+        head = self._current_head()
+        ok = (head.is_valid(self.public_key) and entry.seq <= head.size
+              and entry.computed_hash() == entry.entry_hash
+              and merkle.verify_inclusion(entry.entry_hash, entry.seq - 1, head.size,
+                                          merkle.inclusion_path(self._lookup, entry.seq - 1,
+                                                                head.size), head.root))
+        if not ok:
+            raise LedgerIntegrityError(f"ledger entry {entry.seq} is not in the signed tree as "
+                                       "stored; the ledger was edited")
 
     def entry(self, seq: int) -> Entry:
         found = next(self.entries(seq, seq + 1), None)
@@ -185,36 +214,34 @@ class Ledger:
         return head
 
     def publish_head(self) -> None:
-        """Copy the committed head to the head file; call after the transaction commits.
+        """Copy the committed head to its anchors; call after the transaction commits.
 
-        Not fsynced: the signed head is already durable in the catalog, and a copy that a
-        power loss rolls back is only stale, which verification accepts (it is a consistent
-        prefix); an fsync here would double the cost of every audited operation."""
+        The local copy is not fsynced: the signed head is already durable in the catalog, and a
+        copy that a power loss rolls back is only stale, which the checks accept (it is a
+        consistent prefix); an fsync here would double the cost of every audited operation."""
         head = self.head()
         if head is not None:
-            atomic_write(self.head_path, json.dumps(head.to_dict(), indent=2).encode(),
-                         durable=False)
-
-    def published_head(self) -> SignedTreeHead | None:
-        try:
-            return SignedTreeHead.from_dict(json.loads(self.head_path.read_text()))
-        except FileNotFoundError:
-            return None
-        except (ValueError, IntegrityError) as exc:
-            msg = f"the published head {self.head_path.name} is unreadable: {exc}"
-            raise LedgerIntegrityError(msg) from None
+            self.anchors.publish(head)
 
     # -- verification -------------------------------------------------------------------------
     def check_head(self) -> None:
-        """Cheap check on open: the signed head covers every entry and matches the tree.
+        """Cheap check on open: the signed head covers every entry and matches the tree, and
+        every anchored head is a prefix of it (else the catalog was rolled back).
 
-        Reads in one snapshot (a read transaction): another process committing between
-        reading the head and counting the entries must not look like tampering."""
+        Anchors are read first, then the catalog in one snapshot (a read transaction): another
+        process committing meanwhile must not look like tampering."""
+        anchored = self.anchors.heads()
         self._conn.execute("BEGIN")
         try:
             self._check_head()
+            Anchors.check(anchored, self.size, self.root_at)
         finally:
             self._conn.execute("COMMIT")
+
+    def check_anchors(self) -> None:
+        """Inside a write transaction, before it commits: refuse to commit a ledger that does
+        not extend every anchored head (a catalog rolled back while a process had it open)."""
+        Anchors.check(self.anchors.heads(), self.size, self.root_at)
 
     def _check_head(self) -> None:
         head, size = self.head(), self.size
@@ -231,17 +258,19 @@ class Ledger:
         if last.computed_hash() != last.entry_hash or self.root_at(size) != head.root:
             raise LedgerIntegrityError("the newest ledger entries do not match the signed head")
 
-    def verify(self, trusted: Iterable[SignedTreeHead] = ()) -> Verification:
+    def verify(self, trusted: Iterable[SignedTreeHead] = (), *,
+               anchors: bool = True) -> Verification:
         """Recompute every entry hash, chain link, subtree node and signed root.
 
         Detects changed, deleted, inserted or reordered entries, altered tree nodes, entries
-        added after the last signed head, and truncation behind the signed, the published or any
-        ``trusted`` head. Raises ``LedgerIntegrityError`` naming the first problem found.
+        added after the last signed head, and truncation behind the signed, an anchored (unless
+        ``anchors`` is off: checking the catalog alone before a recovery) or any ``trusted``
+        head. Raises ``LedgerIntegrityError`` naming the first problem found.
         """
         head = self.head()
         checkpoints: dict[int, bytes] = {}
-        candidates = [head, self.published_head(), *trusted]
-        for h in filter(None, candidates):
+        anchored = [h for _, h in self.anchors.heads()] if anchors else []
+        for h in filter(None, [head, *anchored, *trusted]):
             if not h.is_valid(self.public_key):
                 msg = f"a tree head of size {h.size} has an invalid signature"
                 raise LedgerIntegrityError(msg)

@@ -1,9 +1,13 @@
 """``joint``: run one MPC statistic with every party as its own process on localhost.
 
 This is the simulation and test harness for :mod:`veil.mpc.party`: it writes each party's
-input to that party's own private temp file, starts the ``n`` processes on free local ports,
-waits for their JSON answers and kills every process on error or timeout. In a deployment
-each organisation runs ``python -m veil.mpc.party`` itself with the same public parameters.
+input to that party's own private temp file, starts the ``n`` processes on free ports of
+127.0.0.1 (each listens there only), waits for their JSON answers and kills every process as
+soon as one fails. It keeps no clock of its own: each party's watchdog, derived from the work
+(:func:`veil.mpc.programs.default_timeout`), bounds a silent peer. With ``tls=True`` the
+parties talk over MPyC's mutual TLS with per-run credentials (:mod:`veil.mpc.tls`), exactly as
+parties on different machines must. In a deployment each organisation runs
+``python -m veil.mpc.party`` itself with the same public parameters.
 
 Threat model: MPyC's protocols (Shamir sharing, threshold ``t = (n - 1) // 2``) keep inputs
 secret from up to ``t`` colluding parties that follow the protocol (semi-honest, honest
@@ -15,10 +19,12 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,9 +37,9 @@ from veil.errors import FederationError, InputError
 from veil.mpc import _inputs
 from veil.mpc.precision import DEFAULT_RESOLUTION_BITS, Precision, check_bounds, choose_precision
 from veil.mpc.programs import PROGRAMS
+from veil.mpc.tls import write_credentials
 
 STATISTICS = tuple(sorted(PROGRAMS))
-_STARTUP_GRACE_S = 10.0  # interpreter and MPyC import time, on top of the parties' timeout
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ class Result:
 
     ``value`` is the public output (for ``logreg``: the list of each hospital's scores, which in
     a deployment only that hospital sees). ``seconds`` is wall time including process start-up;
-    ``compute_seconds`` the slowest party's time from "all connected" to its output.
+    ``compute_seconds`` the slowest party's time from "all connected" to its output; ``tls``
+    whether every connection ran over TLS.
     """
 
     statistic: str
@@ -52,13 +59,14 @@ class Result:
     seconds: float
     compute_seconds: float
     outputs: list[Any] = field(repr=False, default_factory=list)
+    tls: bool = False
 
 
 def joint(statistic: str, inputs: Sequence[np.ndarray | str | Path], *,
           bounds: tuple[float, float], max_rows: int | None = None,
-          resolution_bits: int = DEFAULT_RESOLUTION_BITS, timeout: float = 60.0,
+          resolution_bits: int = DEFAULT_RESOLUTION_BITS, timeout: float | None = None,
           accept_semi_honest: bool = False, precision: Precision | None = None,
-          allow_unsafe_precision: bool = False) -> Result:
+          allow_unsafe_precision: bool = False, tls: bool = False) -> Result:
     """Compute ``statistic`` over the parties' private ``inputs`` (one array or ``.npy`` path each).
 
     Statistics: ``count``, ``sum``, ``mean``, ``variance`` (sample, divisor ``n - 1``), ``max``,
@@ -70,9 +78,11 @@ def joint(statistic: str, inputs: Sequence[np.ndarray | str | Path], *,
     number of rows (default: the total rounded up to a power of two, which reveals its order of
     magnitude). The fixed-point setting follows :func:`~veil.mpc.precision.choose_precision`;
     a ``precision`` below it is refused unless ``allow_unsafe_precision=True``. Every party
-    gives up after ``timeout`` seconds; the call raises :class:`~veil.errors.FederationError`
-    within about ``timeout`` plus start-up if any party fails or does not answer, and
-    :class:`~veil.errors.InputError` if any party refuses its input.
+    gives up after ``timeout`` seconds (default: derived from the work, see
+    :func:`veil.mpc.programs.default_timeout`); the call raises
+    :class:`~veil.errors.FederationError` as soon as any party fails or gives up, and
+    :class:`~veil.errors.InputError` if any party refuses its input. ``tls`` runs the parties
+    over mutual TLS (MPyC ``--ssl``) with per-run credentials removed afterwards.
     """
     if not accept_semi_honest:
         msg = ("veil.mpc runs MPyC's semi-honest, honest-majority protocols: parties that deviate "
@@ -84,7 +94,8 @@ def joint(statistic: str, inputs: Sequence[np.ndarray | str | Path], *,
     if isinstance(inputs, np.ndarray | str | Path) or len(inputs) < 2:
         msg = "inputs must be a list with one array or .npy path per party, at least two parties"
         raise InputError(msg)
-    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+    if timeout is not None and not (isinstance(timeout, int | float) and not isinstance(
+            timeout, bool) and math.isfinite(timeout) and timeout > 0):
         msg = f"timeout must be a positive number of seconds, got {timeout!r}"
         raise InputError(msg)
     lo_hi = check_bounds(bounds)
@@ -116,11 +127,14 @@ def joint(statistic: str, inputs: Sequence[np.ndarray | str | Path], *,
                  "--bit-length", str(chosen.bit_length), "--frac-bits", str(chosen.frac_bits)]
         if allow_unsafe_precision:
             extra.append("--allow-unsafe-precision")
-        outputs, seconds = _run_parties(statistic, paths, lo_hi, max_rows, timeout, extra)
+        if timeout is not None:
+            extra += ["--timeout", repr(float(timeout))]
+        homes = write_credentials(tmp, len(paths)) if tls else None
+        outputs, seconds = _run_parties(statistic, paths, lo_hi, max_rows, extra, homes)
     values = [o["value"] for o in outputs]
     value = values[1:] if statistic == "logreg" else values[0]
     return Result(statistic, value, len(inputs), chosen, seconds,
-                  max(o["seconds"] for o in outputs), values)
+                  max(o["seconds"] for o in outputs), values, all(o["tls"] for o in outputs))
 
 
 def _shape(x: object, party: int) -> tuple[int, ...]:
@@ -153,65 +167,79 @@ def free_ports(count: int) -> list[int]:
 
 
 def party_command(party: int, peers: Sequence[str], statistic: str, path: str,
-                  bounds: tuple[float, float], max_rows: int, timeout: float,
+                  bounds: tuple[float, float], max_rows: int,
                   extra: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-m", "veil.mpc.party", "--party", str(party), "--peers", *peers,
             "--statistic", statistic, "--input", path, "--bounds", repr(bounds[0]),
-            repr(bounds[1]), "--max-rows", str(max_rows), "--timeout", repr(float(timeout)),
-            *extra]
+            repr(bounds[1]), "--max-rows", str(max_rows), *extra]
 
 
 def _run_parties(statistic: str, paths: list[str], bounds: tuple[float, float], max_rows: int,
-                 timeout: float, extra: list[str]) -> tuple[list[dict[str, Any]], float]:
+                 extra: list[str], homes: list[Path] | None) -> tuple[list[dict[str, Any]], float]:
     peers = [f"127.0.0.1:{p}" for p in free_ports(len(paths))]
-    commands = [party_command(i, peers, statistic, path, bounds, max_rows, timeout, extra)
+    commands = [party_command(i, peers, statistic, path, bounds, max_rows,
+                              [*extra, *(["--tls", str(homes[i])] if homes else [])])
                 for i, path in enumerate(paths)]
-    return run_commands(commands, deadline=timeout + _STARTUP_GRACE_S)
+    return run_commands(commands)
 
 
-def run_commands(commands: Sequence[Sequence[str]],
-                 deadline: float) -> tuple[list[dict[str, Any]], float]:
-    """Start one process per party; return their JSON answers or raise on the first failure.
+def run_commands(commands: Sequence[Sequence[str]]) -> tuple[list[dict[str, Any]], float]:
+    """Start one process per party; return their JSON answers, or raise on the first failure.
 
-    Kills every process still running when one fails or when ``deadline`` seconds pass.
+    Driven by the processes' exit events alone: when one exits unsuccessfully every other is
+    killed at once (its peers would only wait for it). A party that stays silent is ended by
+    the other parties' own watchdogs.
     """
     start = time.perf_counter()
-    procs = [subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for cmd in commands]
+    procs: list[subprocess.Popen[str]] = []
+    streams: list[tuple[str, str]] = [("", "")] * len(commands)
+    exited: list[int] = []
+    changed = threading.Condition()
+
+    def drain(i: int) -> None:  # reads as it comes, so no party blocks on a full pipe
+        out = procs[i].communicate()
+        with changed:
+            streams[i] = out
+            exited.append(i)
+            changed.notify()
+
+    readers = [threading.Thread(target=drain, args=(i,), daemon=True)
+               for i in range(len(commands))]
     try:
-        while True:
-            codes = [p.poll() for p in procs]
-            failed = [i for i, c in enumerate(codes) if c not in (None, 0)]
-            if failed:
-                _kill(procs)
-                raise _failure(failed, procs)
-            if all(c == 0 for c in codes):
-                break
-            if time.perf_counter() - start > deadline:
-                silent = [i for i, c in enumerate(codes) if c is None]
-                _kill(procs)
-                msg = (f"parties {silent} gave no result within {deadline:g} s; every party "
-                       f"was stopped")
-                raise FederationError(msg)
-            time.sleep(0.01)
+        for cmd, reader in zip(commands, readers, strict=True):
+            procs.append(subprocess.Popen(list(cmd), stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))
+            reader.start()
+        with changed:
+            while len(exited) < len(procs) and all(procs[i].returncode == 0 for i in exited):
+                changed.wait()
+            first_failure = next((i for i in exited if procs[i].returncode != 0), None)
         seconds = time.perf_counter() - start
-        return [_answer(i, p) for i, p in enumerate(procs)], seconds
     finally:
         _kill(procs)
+        for reader in readers[:len(procs)]:
+            reader.join()
+    if first_failure is not None:
+        # parties killed above only waited for the one that failed; report who failed alone
+        failed = [i for i, p in enumerate(procs)
+                  if i == first_failure or p.returncode not in (0, -signal.SIGKILL)]
+        raise _failure([_answer(i, procs[i].returncode, *streams[i]) for i in failed])
+    return [_answer(i, p.returncode, *streams[i]) for i, p in enumerate(procs)], seconds
 
 
-def _answer(party: int, proc: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = proc.communicate()
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    if not lines:
-        tail = err.strip().splitlines()[-1:] or ["no output"]
-        return {"ok": False, "code": "federation",
-                "message": f"party {party} exited without an answer: {tail[0]}"}
-    return json.loads(lines[-1])
+def _answer(party: int, code: int | None, out: str, err: str) -> dict[str, Any]:
+    """The party's last ``{"ok": ...}`` line; progress events and other output are skipped."""
+    for line in reversed(out.splitlines()):
+        if line.startswith("{"):
+            answer = json.loads(line)
+            if "ok" in answer:
+                return answer
+    tail = err.strip().splitlines()[-1:] or ["no output"]
+    return {"ok": False, "code": "federation",
+            "message": f"party {party} exited (status {code}) without an answer: {tail[0]}"}
 
 
-def _failure(failed: list[int], procs: list[subprocess.Popen[str]]) -> Exception:
-    answers = [_answer(i, procs[i]) for i in failed]
+def _failure(answers: list[dict[str, Any]]) -> Exception:
     refused = [a for a in answers if str(a.get("code", "")).startswith("input")]
     if refused:
         return InputError("; ".join(a["message"] for a in refused))
@@ -222,6 +250,3 @@ def _kill(procs: list[subprocess.Popen[str]]) -> None:
     for p in procs:
         if p.poll() is None:
             p.kill()
-    for p in procs:
-        if p.returncode is None:
-            p.wait()

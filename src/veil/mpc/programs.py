@@ -19,6 +19,7 @@ What is revealed besides the output:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -78,7 +79,7 @@ async def mean_elementwise(mpc: Any, x: np.ndarray, p: Precision) -> float:
     """Mean over secure arrays with public row counts, multiplying by the public ``1/n``."""
     sf = mpc.SecFxp(p.bit_length, p.frac_bits)
     sizes = await _public_sizes(mpc, [len(x)])
-    arrays = [mpc.input(sf.array(x.astype(np.float64)) if i == mpc.pid
+    arrays = [mpc.input(_fixed_array(sf, x) if i == mpc.pid
                         else sf.array(None, shape=(rows[0],)), senders=i)
               for i, rows in enumerate(sizes)]
     grand = mpc.sum([mpc.np_sum(a) for a in arrays])
@@ -129,17 +130,25 @@ async def logreg(mpc: Any, x: np.ndarray, p: Precision) -> list[float] | None:
     if bad:
         msg = f"parties {bad} hold features whose width differs from the model's d={d}"
         raise InputError(msg)
-    model = mpc.input(sf.array(x.astype(np.float64)) if mpc.pid == 0
+    model = mpc.input(_fixed_array(sf, x) if mpc.pid == 0
                       else sf.array(None, shape=(d + 1,)), senders=0)
     w, b = model[:d], model[d]
     mine_out = None
     for i, (rows, _) in enumerate(shapes[1:], start=1):
-        feats = mpc.input(sf.array(x.astype(np.float64)) if mpc.pid == i
+        feats = mpc.input(_fixed_array(sf, x) if mpc.pid == i
                           else sf.array(None, shape=(rows, d)), senders=i)
         logits = await mpc.output(feats @ w + b, receivers=i)
         if mpc.pid == i:
             mine_out = (1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))).tolist()
     return mine_out
+
+
+def _fixed_array(sf: Any, x: np.ndarray) -> Any:
+    """``x`` as a secure fixed-point array that is never flagged integral. MPyC infers the flag
+    from the sender's values (all whole numbers: integral) while the receivers cannot know it,
+    so an integer-valued model or feature matrix made the parties run different protocols and
+    wait for each other forever."""
+    return sf.array(x.astype(np.float64), integral=False)
 
 
 async def _public_sizes(mpc: Any, mine: list[int]) -> list[list[int]]:
@@ -162,3 +171,25 @@ PROGRAMS: dict[str, Program] = {
     "psi_cardinality": psi_cardinality,
     "logreg": logreg,
 }
+
+
+FLOOR_SECONDS = 300.0
+"""Start-up and connecting, on any machine: interpreters, imports, peers started by hand."""
+# (seconds allowed per unit, units for max_rows n and model width d) per statistic, allowing
+# about 50 times what a 2-core machine needs when idle; the others do constant work per party.
+_WORK: dict[str, tuple[float, Callable[[int, int], int]]] = {
+    "psi_cardinality": (1e-3, lambda n, d: n * math.ceil(math.log2(n)) ** 2),  # secure sort
+    "logreg": (1e-3, lambda n, d: n * d),  # fixed-point products
+    "mean_elementwise": (2e-5, lambda n, d: n),  # shares of every value
+}
+
+
+def default_timeout(statistic: str, *, max_rows: int, parties: int, terms: int = 1) -> float:
+    """How long a party waits for a result before it gives up on a silent peer.
+
+    Derived from the work, never a fixed guess: each party handles every other party's shares,
+    so the work grows with ``parties**2`` times a statistic's units (see ``_WORK``), on top of
+    :data:`FLOOR_SECONDS`.
+    """
+    rate, units = _WORK.get(statistic, (0.0, lambda n, d: 0))
+    return FLOOR_SECONDS + rate * units(max(max_rows, 2), terms) * parties**2

@@ -64,18 +64,19 @@ def joint_over_workspaces(
     parties: Sequence[PartySpec],
     *,
     bounds: tuple[float, float],
-    timeout: float = 60.0,
+    timeout: float | None = None,
     max_rows: int | None = None,
     resolution_bits: int = DEFAULT_RESOLUTION_BITS,
     actor: str = DEFAULT_ACTOR,
     purpose: str = DEFAULT_PURPOSE,
+    tls: bool = False,
 ) -> SitesResult:
     """Compute ``statistic`` over one column per workspace; record the result in every ledger.
 
     ``parties``: ``(workspace_path, key_file or None, dataset, column)`` per party, in party
     order (``None``: the key comes from ``VEIL_MASTER_KEY`` / ``VEIL_PASSPHRASE``). The newest
     version of each dataset is used. ``statistic`` is one of :data:`COLUMN_STATISTICS`;
-    ``bounds``, ``max_rows``, ``resolution_bits`` and ``timeout`` are as for
+    ``bounds``, ``max_rows``, ``resolution_bits``, ``timeout`` and ``tls`` are as for
     :func:`veil.mpc.joint`. Raises :class:`~veil.errors.InputError` for a bad statistic,
     bounds, column or value (null, NaN, out of bounds) and
     :class:`~veil.errors.FederationError` when a party fails or times out; in both cases no
@@ -103,7 +104,7 @@ def joint_over_workspaces(
             except InputError as exc:
                 raise type(exc)(f"{_label(i, path, dataset, column)}: "
                                 f"{exc.message.removeprefix(f'party {i}: ')}") from None
-        result = _run(statistic, values, lo_hi, rows, resolution_bits, timeout)
+        result = _run(statistic, values, lo_hi, rows, resolution_bits, timeout, tls)
         refs = [f"{spec[2]}@{version}" for (_, version), spec in zip(opened, specs, strict=True)]
         records = []
         for (ws, _), (path, _, _, column), resource in zip(opened, specs, refs, strict=True):
@@ -111,7 +112,8 @@ def joint_over_workspaces(
                             **_event(result, column, lo_hi, rows, resolution_bits, refs))
             records.append((str(path), resource, seq))
     return SitesResult(result.statistic, result.value, result.parties, result.precision,
-                       result.seconds, result.compute_seconds, result.outputs, tuple(records))
+                       result.seconds, result.compute_seconds, result.outputs, result.tls,
+                       tuple(records))
 
 
 def _check_request(statistic: object, parties: object, bounds: object,
@@ -137,8 +139,8 @@ def _check_request(statistic: object, parties: object, bounds: object,
             raise InputError(msg)
         specs.append((Path(path), None if key_file is None else Path(key_file), dataset, column))
     check_bounds(bounds)  # type: ignore[arg-type]
-    if isinstance(timeout, bool) or not (isinstance(timeout, int | float)
-                                         and math.isfinite(timeout) and timeout > 0):
+    if timeout is not None and (isinstance(timeout, bool) or not (
+            isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0)):
         msg = f"timeout must be a positive number of seconds, got {timeout!r}"
         raise InputError(msg)
     return specs
@@ -192,7 +194,7 @@ def _values(series: Any, statistic: str, i: int, path: Path, dataset: str,
 
 
 def _run(statistic: str, values: list[np.ndarray], bounds: tuple[float, float], max_rows: int,
-         resolution_bits: int, timeout: float) -> Result:
+         resolution_bits: int, timeout: float | None, tls: bool) -> Result:
     """Write each party's values to its own 0600 file in a fresh 0700 directory; always clean."""
     tmp = tempfile.mkdtemp(prefix="veil-mpc-sites-")
     try:
@@ -204,7 +206,8 @@ def _run(statistic: str, values: list[np.ndarray], bounds: tuple[float, float], 
                 np.save(fh, v, allow_pickle=False)
             paths.append(path)
         return joint(statistic, paths, bounds=bounds, max_rows=max_rows,
-                     resolution_bits=resolution_bits, timeout=timeout, accept_semi_honest=True)
+                     resolution_bits=resolution_bits, timeout=timeout, accept_semi_honest=True,
+                     tls=tls)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

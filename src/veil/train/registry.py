@@ -51,14 +51,25 @@ def _privacy_rows(meta: dict[str, Any]) -> list[tuple[str, str]]:
                            f"secure aggregation {secure}")]
     if privacy.get("mode", "none") == "none":
         return [*rows, ("Guarantee", "none: no differential privacy")]
-    return [*rows, ("Privacy unit", privacy["unit"]),
+    record = privacy["unit"] == "record"
+    clip, z = privacy["clipping_norm"], privacy["noise_multiplier"]
+    if record:
+        noise = (f"each row's gradient clipped to L2 norm {clip:g}, N(0, ({z:.4g} x {clip:g})^2) "
+                 f"added to the sites' total; sample rate {privacy['sample_rate']:g}")
+    elif privacy["mode"] == "central":
+        noise = (f"each site's update clipped to L2 norm {clip:g}, N(0, ({z:.4g} x {clip:g})^2) "
+                 f"added to the sum, divided by the fixed cohort of {privacy['cohort']} sites "
+                 f"whoever answers (one site moves it by at most {clip:g}/{privacy['cohort']})")
+    else:
+        noise = (f"each site clips its update to L2 norm {clip:g} and adds N(0, ({z:.4g} x "
+                 f"{clip:g})^2) before it leaves (one site moves its message by at most {clip:g})")
+    return [*rows, ("Privacy unit", "one person (one row each), at any site" if record else
+                    "one site: its whole contribution, present or absent"),
             ("Guarantee", f"({privacy['epsilon']:.4g}, {privacy['delta']:.3g})-DP for every "
-                          f"{'person' if privacy['unit'] == 'record' else 'site'}, paid from "
-                          f"each site's budget; {privacy['mode']} noise, {privacy['accountant']}"),
-            ("Noise", f"clipping norm {privacy['clipping_norm']:g}, noise multiplier "
-                      f"{privacy['noise_multiplier']:.4g}, {privacy['rounds']} rounds"
-                      + (f", sample rate {privacy['sample_rate']:g}" if privacy.get(
-                          "sample_rate") else ""))]
+                          f"{'person' if record else 'site'} over {privacy['rounds']} rounds, "
+                          f"paid from each site's budget; {privacy['mode']} noise, "
+                          f"{privacy['accountant']}"),
+            ("Noise", f"{noise}; noise multiplier {z:.4g}, {privacy['rounds']} rounds")]
 
 
 def card(meta: dict[str, Any]) -> tuple[str, str]:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import io
 import os
 import uuid
+from collections.abc import Callable, Iterator, Set
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +37,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from veil._atomic import atomic_file
+from veil._lock import file_lock
 from veil.errors import VaultIntegrityError
 
 MAGIC = b"VEILVLT1"
@@ -124,6 +127,27 @@ class Vault:
     def discard(self, name: str) -> None:
         """Remove a file that no committed version refers to (an ingest that failed)."""
         (self.root / name).unlink(missing_ok=True)
+
+    @contextmanager
+    def pending(self) -> Iterator[None]:
+        """Held (shared) from sealing a file until the catalog row that refers to it commits,
+        so :meth:`collect` never takes a file that is about to be referenced."""
+        with file_lock(self.root / ".lock", shared=True):
+            yield
+
+    def collect(self, referenced: Callable[[], Set[str]]) -> list[str]:
+        """Delete sealed files outside ``referenced()`` (called once no write is pending) and
+        temp files of interrupted writes; returns the names removed. Writers wait meanwhile."""
+        removed = []
+        with file_lock(self.root / ".lock"):
+            keep = referenced()
+            for item in sorted(self.root.iterdir()):
+                orphan = item.suffix == ".vlt" and item.name not in keep
+                interrupted = item.name.startswith(".") and item.name.endswith(".tmp")
+                if item.is_file() and (orphan or interrupted):
+                    item.unlink()
+                    removed.append(item.name)
+        return removed
 
 
 def _unseal(blob: bytes, key: bytes, key_id: str) -> bytearray:

@@ -5,13 +5,20 @@ Layout of a workspace directory::
 
     veil.db            SQLite catalog (WAL): datasets, versions, wrapped keys, ledger, tree nodes
     vault/             one AES-256-GCM sealed Parquet file per dataset version
-    ledger-head.json   the newest signed tree head, written after each commit
+    ledger-head.json   the newest signed tree head, written after each commit (an anchor)
     ledger.pub         the ledger's Ed25519 public key (raw, hex) for third-party verification
+
+Directories are 0700 and files 0600 whatever the umask. Catalog rows that a guarantee depends on
+(budgets, spends, DP settings, versions, models) are bound to ledger entries
+(:mod:`veil.workspace.binding`), and the signed head is anchored outside the catalog
+(:mod:`veil.ledger.anchor`): hand edits and rollbacks are refused before anything is used.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -32,8 +39,9 @@ import numpy as np
 import polars as pl
 
 from veil import __version__
+from veil._atomic import atomic_write
 from veil.anonymize.plan import plan_release
-from veil.anonymize.release import Release, anonymize
+from veil.anonymize.release import Release, anonymize, check_request
 from veil.anonymize.safe_harbor import safe_harbor
 from veil.anonymize.tokens import assign_codes, lookup, token_domains, tokenize
 from veil.discover.entities import Category
@@ -45,12 +53,14 @@ from veil.dp.execute import Cost, DPResult, Settings, cost, run
 from veil.dp.query import Query
 from veil.dp.sql import parse as parse_sql
 from veil.errors import (
+    BoundStateError,
     InputError,
     InvalidNameError,
     KeyDestroyedError,
     NotFoundError,
     SchemaError,
     VaultIntegrityError,
+    WorkspaceBusyError,
     WorkspaceError,
 )
 from veil.keys import KeyRing, KeySource, MasterKey
@@ -63,7 +73,7 @@ from veil.train.features import Encoding, encoding_for
 from veil.train.registry import SCHEMA as MODELS_SCHEMA
 from veil.train.registry import card as model_card
 from veil.vault import Vault
-from veil.workspace import sources
+from veil.workspace import binding, sources
 from veil.workspace.catalog import SCHEMA as CATALOG_SCHEMA
 from veil.workspace.catalog import VERSION_COLUMNS, DatasetVersion
 from veil.workspace.fingerprint import fingerprint
@@ -73,9 +83,12 @@ if TYPE_CHECKING:
 
 DEFAULT_ACTOR = "local"
 DEFAULT_PURPOSE = "operations"
-FORMAT = 1
+FORMAT = 2  # 2: guarded rows bound to the ledger; a format-1 workspace is migrated on open
+ENV_WITNESS = "VEIL_WITNESS"  # witness directories for this process, os.pathsep-separated
+ENV_LOCK_TIMEOUT = "VEIL_LOCK_TIMEOUT"  # seconds to queue for the write lock (default 120)
 CLASSIFY_SAMPLE = 2_000  # rows the ingest-time scan reads; `veil scan --full` does every cell
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+Sealed = tuple[str, str, bytes, str, TableScan | None]  # file, key id, key, fingerprint, scan
 
 
 def _check_name(name: object, what: str) -> None:
@@ -90,10 +103,49 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def _lock_timeout() -> float:
+    text = os.environ.get(ENV_LOCK_TIMEOUT, "120")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise InputError(f"{ENV_LOCK_TIMEOUT} must be a number of seconds > 0; got {text!r}")
+    return value
+
+
 def _connect(db: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(db, isolation_level=None, timeout=30)
-    _configure(conn)
+    """Writers queue on SQLite's lock for up to ``VEIL_LOCK_TIMEOUT`` seconds."""
+    conn = sqlite3.connect(db, isolation_level=None, timeout=_lock_timeout())
+    try:
+        _configure(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``: take the write lock now, or fail with a clear error after the wait."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        raise WorkspaceBusyError(
+            f"another process held the workspace's write lock for more than "
+            f"{_lock_timeout():g} s; nothing was written. Try again, or wait longer by "
+            f"setting {ENV_LOCK_TIMEOUT}") from None
+
+
+def _private(path: Path) -> None:
+    """Owner-only access to a workspace made by an older veil or under a loose umask."""
+    for item in (path, path / "vault"):
+        if item.is_dir():
+            item.chmod(0o700)
+    for item in (*path.iterdir(), *(path / "vault").iterdir()):
+        if item.is_file():
+            item.chmod(0o600)
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -114,12 +166,13 @@ class Workspace:
     HEAD = "ledger-head.json"
     PUBLIC_KEY = "ledger.pub"
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, ring: KeyRing) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, ring: KeyRing,
+                 witnesses: Sequence[tuple[Path, bool]] = ()) -> None:
         self.path = path
         self._conn = conn
         self._ring = ring
         self._vault = Vault(path / "vault")
-        self.ledger = Ledger(conn, ring.signing_key(), path / self.HEAD)
+        self.ledger = Ledger(conn, ring.signing_key(), path / self.HEAD, witnesses)
         # decrypted versions kept for DP queries, with facts used to skip no-op work
         self._frames: OrderedDict[str, tuple[pl.DataFrame, int | None,
                                              dict[str, tuple[float, float]]]] = OrderedDict()
@@ -147,7 +200,10 @@ class Workspace:
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:8]}")
         try:
-            (staging / "vault").mkdir(parents=True)
+            staging.mkdir(mode=0o700)
+            (staging / "vault").mkdir(mode=0o700)
+            # SQLite gives the -wal and -shm files the catalog's own mode
+            os.close(os.open(staging / cls.CATALOG, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
             conn = _connect(staging / cls.CATALOG)
             conn.executescript(CATALOG_SCHEMA + KEYS_SCHEMA + LEDGER_SCHEMA + dp_budget.SCHEMA
                                + MODELS_SCHEMA)
@@ -161,7 +217,7 @@ class Workspace:
                                   "kdf": "argon2id" if master.kdf else "raw"}), now=now)
             conn.execute("COMMIT")
             ledger.publish_head()
-            (staging / cls.PUBLIC_KEY).write_text(ledger.public_key.hex() + "\n")
+            atomic_write(staging / cls.PUBLIC_KEY, ledger.public_key.hex().encode() + b"\n")
             conn.close()
             if path.exists():
                 path.rmdir()
@@ -180,27 +236,37 @@ class Workspace:
         key_file: str | os.PathLike[str] | None = None,
         master_key: MasterKey | None = None,
         check_ledger: bool = True,
+        witness: Sequence[str | os.PathLike[str]] = (),
     ) -> Workspace:
-        """Open and unlock a workspace. ``check_ledger`` (on by default) refuses a workspace
-        whose signed ledger head does not match its entries; turn it off only to audit one."""
+        """Open and unlock a workspace.
+
+        ``check_ledger`` (on by default) refuses a workspace whose signed ledger head does not
+        match its entries or whose catalog is behind an anchored head (rolled back); turn it
+        off only to audit or recover one. ``witness`` (and ``VEIL_WITNESS``) name witness
+        directories to check and publish to in this session besides the configured ones
+        (:meth:`add_witness`): naming one from outside guards against a catalog rolled back to
+        before the witness was configured."""
         path = Path(path)
         db = path / cls.CATALOG
         if not db.is_file():
             msg = f"no veil workspace at {path} (create one with `veil init`)"
             raise NotFoundError(msg)
-        conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(db, isolation_level=None, timeout=_lock_timeout())
         try:
             _configure(conn)
             row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-            if row is None or int(row[0]) != FORMAT:
+            if row is None or int(row[0]) not in (1, FORMAT):
                 msg = f"{path} has an unknown workspace format {row and row[0]!r}"
                 raise WorkspaceError(msg)
             ring = KeyRing.unlock(conn, _key_source(passphrase, key_file, master_key).resolve)
-            # workspaces made before veil.dp and veil.train gain their tables
-            conn.executescript(dp_budget.SCHEMA + MODELS_SCHEMA)
-            workspace = cls(path, conn, ring)
+            # workspaces made by an earlier veil gain tables and indexes
+            conn.executescript(LEDGER_SCHEMA + dp_budget.SCHEMA + MODELS_SCHEMA)
+            workspace = cls(path, conn, ring, _witnesses(conn, witness))
+            _private(path)
             if check_ledger:
                 workspace.ledger.check_head()
+                if int(row[0]) < FORMAT:
+                    workspace._bind_existing()
         except sqlite3.DatabaseError as exc:
             conn.close()
             msg = f"{db} is not a readable veil catalog: {exc}"
@@ -219,13 +285,22 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _bind_existing(self) -> None:
+        """Migrate a format-1 workspace: bind its guarded rows as they are (trust on first use,
+        logged as ``catalog.bind`` entries with ``adopted``)."""
+        with self._transaction() as now:
+            self.ledger.append_many(binding.adopt(self._conn), now=now)
+            self._conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (FORMAT,))
+
     @contextmanager
     def _transaction(self) -> Iterator[str]:
-        """One write transaction (``BEGIN IMMEDIATE``: concurrent writers queue, never interleave);
-        the head file is published only after the commit succeeds."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """One write transaction (``BEGIN IMMEDIATE``: concurrent writers queue, never interleave).
+        It commits only if the ledger still extends every anchored head; the head is published
+        to the anchors only after the commit succeeds."""
+        _begin(self._conn)
         try:
             yield _now()
+            self.ledger.check_anchors()
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
@@ -261,20 +336,17 @@ class Workspace:
         before the catalog transaction, so a crash leaves at worst an unreferenced sealed file.
         """
         _check_name(name, "dataset")
-        frame, provenance = sources.load(source, format=format, schema_overrides=schema_overrides)
+        frame, provenance = sources.load(source, format=format, schema_overrides=schema_overrides,
+                                         subject_id=subject_id)
         sources.check_subject_id(frame, subject_id, provenance.get("file", provenance["source"]))
-        sealed = self._seal(frame, classify=classify)
-        try:
-            with self._transaction() as now:
-                provenance |= {"veil": __version__, "actor": actor, "purpose": purpose}
-                version = self._add_version(name, sealed, frame, subject_id, provenance, now)
-                self._log(now, actor, "dataset.ingest", f"{name}@{version}", purpose,
-                          rows=frame.height, columns=frame.width, subject_id=subject_id,
-                          fingerprint=sealed[3], key_id=sealed[1], source=provenance,
-                          classification=_summary(sealed[4]))
-        except BaseException:
-            self._vault.discard(sealed[0])
-            raise
+        with self._sealing((frame, classify)) as (sealed,), self._transaction() as now:
+            provenance |= {"veil": __version__, "actor": actor, "purpose": purpose}
+            version = self._add_version(name, sealed, frame, subject_id, provenance, now)
+            self._log(now, actor, "dataset.ingest", f"{name}@{version}", purpose,
+                      rows=frame.height, columns=frame.width, subject_id=subject_id,
+                      fingerprint=sealed[3], key_id=sealed[1], source=provenance,
+                      classification=_summary(sealed[4]),
+                      bind=binding.bind_version(self._conn, name, version))
         return self.version(name, version)
 
     def _dataset_id(self, name: str, *, create_at: str) -> int:
@@ -347,7 +419,8 @@ class Workspace:
                 "UPDATE versions SET destroyed = ? WHERE file = ?", (now, record.file)
             )
             self._log(now, actor, "dataset.destroy", record.ref, purpose, key_id=record.key_id,
-                      fingerprint=record.fingerprint)
+                      fingerprint=record.fingerprint,
+                      bind=binding.bind_destroy(record.dataset, record.version))
         self._vault.discard(record.file)
         self._checkpoint()
         return self.version(name, version)
@@ -449,6 +522,7 @@ class Workspace:
         self._check_release_names(record, target, with_map=False)
         plan = plan_release(list(record.schema), record.classification, record.subject_id,
                             quasi_identifiers=quasi_identifiers, sensitive=sensitive, keep=keep)
+        check_request(plan.columns, record.rows, plan.sensitive, settings)  # before any read
         frame = self.read(name, record.version, plan.columns, actor=actor, purpose=purpose)
         release = anonymize(frame, plan.quasi_identifiers, plan.sensitive,
                             entities=plan.entities, **settings)
@@ -513,37 +587,47 @@ class Workspace:
     ) -> DatasetVersion:
         """Seal a derived frame (and its token map), then register both with their ledger
         entries in one transaction; on failure the sealed files are discarded."""
-        sealed = [self._seal(frame, classify=True)]
-        try:
+        parts = [(frame, True)] + ([] if token_map is None else [(token_map, False)])
+        with self._sealing(*parts) as sealed, self._transaction() as now:
+            base = {"veil": __version__, "actor": actor, "purpose": purpose}
             if token_map is not None:
-                sealed.append(self._seal(token_map, classify=False))
-            with self._transaction() as now:
-                base = {"veil": __version__, "actor": actor, "purpose": purpose}
-                if token_map is not None:
-                    map_name = f"{target}.tokens"
-                    map_version = self._add_version(
-                        map_name, sealed[1], token_map, "token",
-                        base | {"source": "token-map", "for": target, "from": provenance["from"]},
-                        now)
-                    provenance = provenance | {"tokens": {"dataset": map_name,
-                                                          "version": map_version}}
-                    self._log(now, actor, "pseudonym.map", f"{map_name}@{map_version}", purpose,
-                              rows=token_map.height, fingerprint=sealed[1][3],
-                              key_id=sealed[1][1], release=target)
-                version = self._add_version(target, sealed[0], frame, subject_id,
-                                            provenance | base, now)
-                self._log(now, actor, action, f"{target}@{version}", purpose, rows=frame.height,
-                          columns=frame.width, subject_id=subject_id, fingerprint=sealed[0][3],
-                          key_id=sealed[0][1], source=provenance,
-                          classification=_summary(sealed[0][4]))
-        except BaseException:
-            for part in sealed:
-                self._vault.discard(part[0])
-            raise
+                map_name = f"{target}.tokens"
+                map_version = self._add_version(
+                    map_name, sealed[1], token_map, "token",
+                    base | {"source": "token-map", "for": target, "from": provenance["from"]},
+                    now)
+                provenance = provenance | {"tokens": {"dataset": map_name,
+                                                      "version": map_version}}
+                self._log(now, actor, "pseudonym.map", f"{map_name}@{map_version}", purpose,
+                          rows=token_map.height, fingerprint=sealed[1][3],
+                          key_id=sealed[1][1], release=target,
+                          bind=binding.bind_version(self._conn, map_name, map_version))
+            version = self._add_version(target, sealed[0], frame, subject_id,
+                                        provenance | base, now)
+            self._log(now, actor, action, f"{target}@{version}", purpose, rows=frame.height,
+                      columns=frame.width, subject_id=subject_id, fingerprint=sealed[0][3],
+                      key_id=sealed[0][1], source=provenance,
+                      classification=_summary(sealed[0][4]),
+                      bind=binding.bind_version(self._conn, target, version))
         return self.version(target, version)
 
-    def _seal(self, frame: pl.DataFrame, *, classify: bool) -> tuple[
-            str, str, bytes, str, TableScan | None]:
+    @contextmanager
+    def _sealing(self, *frames: tuple[pl.DataFrame, bool]) -> Iterator[list[Sealed]]:
+        """Seal ``(frame, classify)`` pairs for the caller to register in a transaction inside
+        this block. The vault's pending lock is held throughout (``gc`` waits), and on any
+        failure the sealed files are discarded."""
+        sealed: list[Sealed] = []
+        with self._vault.pending():
+            try:
+                for frame, classify in frames:
+                    sealed.append(self._seal(frame, classify=classify))
+                yield sealed
+            except BaseException:
+                for part in sealed:
+                    self._vault.discard(part[0])
+                raise
+
+    def _seal(self, frame: pl.DataFrame, *, classify: bool) -> Sealed:
         """Encrypt ``frame`` under a fresh data key while fingerprinting (and classifying) it:
         (vault file, key id, key, fingerprint, scan). Nothing is registered yet."""
         key_id = f"data-{uuid.uuid4().hex}"
@@ -558,9 +642,8 @@ class Workspace:
             self._vault.discard(file)
             raise
 
-    def _add_version(self, name: str, sealed: tuple[str, str, bytes, str, TableScan | None],
-                     frame: pl.DataFrame, subject_id: str, provenance: dict[str, Any],
-                     now: str) -> int:
+    def _add_version(self, name: str, sealed: Sealed, frame: pl.DataFrame, subject_id: str,
+                     provenance: dict[str, Any], now: str) -> int:
         """Register a sealed frame as the next version of ``name``; inside a transaction."""
         file, key_id, key, digest, scan = sealed
         self._ring.add_data_key(key_id, key, now)
@@ -579,10 +662,12 @@ class Workspace:
         return version
 
     def _open(self, record: DatasetVersion) -> pl.DataFrame:
-        """Decrypt a version and re-check its fingerprint; the caller logs the use."""
+        """Check a version's row against its ledger registration, decrypt it and re-check its
+        fingerprint; the caller logs the use."""
         if record.destroyed:
             msg = f"{record.ref} was crypto-shredded on {record.destroyed}; it cannot be read"
             raise KeyDestroyedError(msg)
+        binding.check_row(self._conn, self.ledger, "version", record.dataset, record.version)
         frame = self._vault.open(record.file, self._ring.data_key(record.key_id), record.key_id)
         if fingerprint(frame) != record.fingerprint:
             msg = f"{record.ref} does not match its recorded fingerprint"
@@ -617,12 +702,14 @@ class Workspace:
             {**current.bounds, **new_bounds},
             {**current.public_keys, **{c: tuple(k) for c, k in (public_keys or {}).items()}},
             current.max_rows_per_person if max_rows_per_person is None else max_rows_per_person)
+        updated.check(record.schema)
         with self._transaction() as now:
             self._conn.execute(
                 "INSERT INTO dp_settings(dataset, settings, updated) VALUES (?, ?, ?) "
                 "ON CONFLICT(dataset) DO UPDATE SET settings = excluded.settings, "
                 "updated = excluded.updated", (name, json.dumps(updated.to_dict()), now))
-            self._log(now, actor, "dp.settings", name, purpose, **updated.to_dict())
+            self._log(now, actor, "dp.settings", name, purpose, **updated.to_dict(),
+                      bind=binding.bind_settings(self._conn, name))
         return updated
 
     def set_budget(
@@ -641,14 +728,16 @@ class Workspace:
         self.version(name)
         who = dp_budget.ALL if principal is None else principal
         with self._transaction() as now:
+            binding.check_dataset(self._conn, name)
             made = dp_budget.set_budget(self._conn, name, who, epsilon=epsilon, delta=delta,
                                         rho=rho, now=now)
             self._log(now, actor, "dp.budget.set", name, purpose, principal=who,
-                      **made.__dict__)
+                      **made.__dict__, bind=binding.bind_budget(self._conn, name, who))
         return dp_budget.remaining(self._conn, name, who)
 
     def budget(self, name: str, principal: str | None = None) -> dp_budget.Remaining:
-        """A dataset's (or a principal's) budget, spent and left."""
+        """A dataset's (or a principal's) budget, spent and left, as the ledger backs it."""
+        binding.check_dataset(self._conn, name)
         return dp_budget.remaining(self._conn, name,
                                    dp_budget.ALL if principal is None else principal)
 
@@ -711,30 +800,49 @@ class Workspace:
     def _answer(self, query: Query, settings: Settings, *, epsilon: float | None,
                 delta: float | None, rho: float | None, alpha: float, version: int | None,
                 actor: str, purpose: str) -> DPResult:
+        """Check, compute, then debit and release in one transaction.
+
+        The noisy answer is computed before the write lock is taken (nothing leaves until the
+        debit commits), so concurrent queries queue only for the debit; the loser of a race
+        between identical requests receives the winner's release, at no cost. Literals in the
+        query never reach the catalog or the ledger: both hold its shape with each literal
+        replaced by a MAC under a key derived from the version's data key, which dies with the
+        version when it is crypto-shredded; the cache key is a MAC under the same key."""
         record = self.version(query.dataset, version)
         if record.destroyed:
             raise KeyDestroyedError(f"{record.ref} was crypto-shredded; it cannot be queried")
-        overall = dp_budget.remaining(self._conn, query.dataset)
-        spend = cost(overall.budget.measure, epsilon, delta, rho)
-        key = hashlib.sha256(json.dumps(
-            [query.canonical(), record.ref, record.fingerprint, spend.__dict__, alpha,
-             settings.to_dict()], default=str).encode()).hexdigest()
-        earlier = dp_budget.cached(self._conn, key)
-        if earlier is not None:
-            with self._transaction() as now:
-                self._log(now, actor, "dp.query.cached", record.ref, purpose,
-                          query=query.canonical(), cache_key=key)
-            return DPResult.from_dict(earlier, remaining=overall.to_dict(), cached=True)
-        frame, most_rows, ranges = self._dp_frame(record)
+        binding.check_dataset(self._conn, query.dataset)
+        measure = dp_budget.remaining(self._conn, query.dataset).budget.measure
+        spend = cost(measure, epsilon, delta, rho)
+        secret = self._ring.derive(record.key_id, "dp-query")
+        key = _mac(secret, [query.canonical(), record.ref, record.fingerprint, spend.__dict__,
+                            alpha, settings.to_dict()])
+        shape = query.shape(lambda literal: f"mac:{_mac(secret, literal)[:32]}")
+        result = None
+        if dp_budget.cached(self._conn, key) is None:
+            dp_budget.check(self._conn, query.dataset, actor, spend)  # refuse before any work
+            frame, most_rows, ranges = self._dp_frame(record)
+            result = run(frame, query, settings, record.subject_id or None, measure=measure,
+                         spend=spend, alpha=alpha, most_rows=most_rows, ranges=ranges)
         with self._transaction() as now:
-            result = run(frame, query, settings, record.subject_id or None,
-                         measure=overall.budget.measure, spend=spend, alpha=alpha,
-                         most_rows=most_rows, ranges=ranges)
-            left = dp_budget.debit(self._conn, query.dataset, record.version, actor,
-                                   query.canonical(), key, spend, result.to_dict(), now)
-            self._log(now, actor, "dp.query", record.ref, purpose, query=query.canonical(),
-                      spent=spend.__dict__, remaining=left.left.__dict__, alpha=alpha,
-                      mechanisms=result.mechanisms)
+            binding.check_dataset(self._conn, query.dataset)
+            earlier = dp_budget.cached(self._conn, key)
+            if earlier is None and result is not None:
+                left = dp_budget.debit(self._conn, query.dataset, record.version, actor, shape,
+                                       key, spend, result.to_dict(), now)
+                self._log(now, actor, "dp.query", record.ref, purpose, query=shape,
+                          spent=spend.__dict__, remaining=left.left.__dict__, alpha=alpha,
+                          mechanisms=result.mechanisms,
+                          bind=binding.bind_spend(self._conn, key))
+            elif earlier is not None:
+                self._log(now, actor, "dp.query.cached", record.ref, purpose, query=shape,
+                          cache_key=key)
+        if earlier is not None:
+            overall = dp_budget.remaining(self._conn, query.dataset)
+            return DPResult.from_dict(earlier, remaining=overall.to_dict(), cached=True)
+        if result is None:  # cached when checked, gone when debited: the catalog was edited
+            raise BoundStateError(f"the release cache of {query.dataset!r} changed "
+                                          "under a query; the catalog was edited")
         return DPResult(result.frame, spend, alpha, result.mechanisms, left.to_dict())
 
     def _dp_frame(self, record: DatasetVersion) -> tuple[
@@ -829,11 +937,13 @@ class Workspace:
                               "architecture": architecture, "epochs": epochs,
                               "batch_size": batch_size}, sort_keys=True)
         with self._transaction() as now:
-            left = dp_budget.debit(self._conn, dataset, record.version, actor, request,
-                                   f"train-{uuid.uuid4().hex}", spend, {"model": model_name},
-                                   now)
+            binding.check_dataset(self._conn, dataset)
+            key = f"train-{uuid.uuid4().hex}"
+            left = dp_budget.debit(self._conn, dataset, record.version, actor, request, key,
+                                   spend, {"model": model_name}, now)
             self._log(now, actor, "model.train", record.ref, purpose, model=model_name,
-                      spent=spend.__dict__, remaining=left.left.__dict__)
+                      spent=spend.__dict__, remaining=left.left.__dict__,
+                      bind=binding.bind_spend(self._conn, key))
         trained = train_dp(module, x, y, config, seed=seed)
         with torch.no_grad():
             predicted = trained.model(torch.from_numpy(test_x))
@@ -868,6 +978,7 @@ class Workspace:
                     self._log(now, actor, "federated.train", record.ref, purpose, run=run,
                               privacy="none", **details)
             elif dp_budget.cached(self._conn, key) is None:
+                binding.check_dataset(self._conn, dataset)
                 zcdp = dp_budget.remaining(self._conn, dataset).budget.measure == "zcdp"
                 if zcdp and rho is None:
                     raise InputError(f"this run spends (epsilon, delta) and {dataset!r} has a "
@@ -877,7 +988,8 @@ class Workspace:
                 left = dp_budget.debit(self._conn, dataset, record.version, actor,
                                        json.dumps({"federated": run}), key, spend, details, now)
                 self._log(now, actor, "federated.spend", record.ref, purpose, run=run,
-                          spent=spend.__dict__, remaining=left.left.__dict__, **details)
+                          spent=spend.__dict__, remaining=left.left.__dict__, **details,
+                          bind=binding.bind_spend(self._conn, key))
         return record
 
     def register_model(self, name: str, module: Any, encoding: Encoding, meta: dict[str, Any],
@@ -892,26 +1004,22 @@ class Workspace:
                   record: DatasetVersion, actor: str, purpose: str) -> Model:
         from veil.train.model import Model, pack
 
-        sealed = self._seal(pack(module), classify=False)
-        try:
-            with self._transaction() as now:
-                version = 1 + self._conn.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM models WHERE name = ?",
-                    (name,)).fetchone()[0]
-                meta |= {"version": version, "created": now}
-                meta["card_markdown"], meta["card_html"] = model_card(meta)
-                self._ring.add_data_key(sealed[1], sealed[2], now)
-                self._conn.execute(
-                    "INSERT INTO models(name, version, file, key_id, dataset, dataset_version, "
-                    "fingerprint, meta, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (name, version, sealed[0], sealed[1], record.dataset, record.version,
-                     record.fingerprint, json.dumps(meta, default=str), now))
-                self._log(now, actor, "model.register", f"{name}@{version}", purpose,
-                          privacy=meta["privacy"], metrics=meta["metrics"],
-                          dataset=record.ref, weights=sealed[3])
-        except BaseException:
-            self._vault.discard(sealed[0])
-            raise
+        with self._sealing((pack(module), False)) as (sealed,), self._transaction() as now:
+            version = 1 + self._conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM models WHERE name = ?",
+                (name,)).fetchone()[0]
+            meta |= {"version": version, "created": now}
+            meta["card_markdown"], meta["card_html"] = model_card(meta)
+            self._ring.add_data_key(sealed[1], sealed[2], now)
+            self._conn.execute(
+                "INSERT INTO models(name, version, file, key_id, dataset, dataset_version, "
+                "fingerprint, meta, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, version, sealed[0], sealed[1], record.dataset, record.version,
+                 record.fingerprint, json.dumps(meta, default=str), now))
+            self._log(now, actor, "model.register", f"{name}@{version}", purpose,
+                      privacy=meta["privacy"], metrics=meta["metrics"],
+                      dataset=record.ref, weights=sealed[3],
+                      bind=binding.bind_model(self._conn, name, version, sealed[3]))
         return Model(name, version, module, encoding, meta)
 
     def models(self) -> list[dict[str, Any]]:
@@ -922,7 +1030,9 @@ class Workspace:
     def model(self, name: str, version: int | None = None, *, module: Any = None,
               actor: str = DEFAULT_ACTOR, purpose: str = DEFAULT_PURPOSE) -> Model:
         """Load a registered model (logged). A model trained from a custom torch module needs
-        a fresh instance of it as ``module``; weights are loaded without running code."""
+        a fresh instance of it as ``module``; weights are loaded without running code. The
+        catalog row must equal its ledger registration and the weights its fingerprint there,
+        so a row pointed at another model's weights, or an edited guarantee, is refused."""
         from veil.train.model import Model, build, unpack
 
         row = self._conn.execute(
@@ -934,11 +1044,15 @@ class Workspace:
             raise NotFoundError(f"no model {name!r}" + (f" version {version}" if version else "")
                                 + f"; registered models: {known}")
         found, file, key_id, text = row
+        registered = binding.check_row(self._conn, self.ledger, "model", name, found)
         meta = json.loads(text)
         encoding = Encoding.from_dict(meta["encoding"])
         if module is None:
             module = build(meta["architecture"], encoding.width, len(encoding.classes))
         weights = self._vault.open(file, self._ring.data_key(key_id), key_id)
+        if fingerprint(weights) != registered["weights"]:
+            raise VaultIntegrityError(f"the weights of model {name}@{found} do not match their "
+                                      "registered fingerprint")
         with self._transaction() as now:
             self._log(now, actor, "model.load", f"{name}@{found}", purpose)
         return Model(name, found, unpack(weights, module), encoding, meta)
@@ -1014,8 +1128,115 @@ class Workspace:
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def verify(self, trusted: Sequence[SignedTreeHead] = ()) -> Verification:
-        """Full ledger verification; see :meth:`veil.ledger.Ledger.verify`."""
-        return self.ledger.verify(trusted)
+        """Full verification in one snapshot: the ledger against its signed, anchored and
+        ``trusted`` heads (:meth:`veil.ledger.Ledger.verify`), then every budget, spend, DP
+        setting, version and model row against the ledger entries that bind it."""
+        anchored = [head for _, head in self.ledger.anchors.heads()]  # before the snapshot
+        self._conn.execute("BEGIN")
+        try:
+            result = self.ledger.verify([*anchored, *trusted], anchors=False)
+            bound = binding.verify(self._conn) if self._format() >= FORMAT else 0
+        finally:
+            self._conn.execute("COMMIT")
+        return dataclasses.replace(result, bound=bound)
+
+    def _format(self) -> int:
+        return int(self._conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()[0])
+
+    def recover(self, *, actor: str = DEFAULT_ACTOR, purpose: str = "administration"
+                ) -> list[dict[str, Any]]:
+        """The owner's way out of a rolled-back catalog (open it with ``check_ledger=False``):
+        the catalog's own ledger and bindings must verify in full; every anchored head it does
+        not extend is kept aside as ``*.abandoned-*.json`` and the ledger records it. What was
+        logged and spent behind those heads is gone from this catalog, so re-check budgets
+        (the abandoned heads say how many entries were lost). Prefer restoring the newest
+        ``veil.db`` from a backup; this is for when there is none."""
+        self.ledger.verify(anchors=False)
+        binding.verify(self._conn)
+        size = self.ledger.size
+        stale = [(a, h) for a, h in self.ledger.anchors.heads(missing_ok=True)
+                 if h.size > size or self.ledger.root_at(h.size) != h.root]
+        if not stale:
+            raise InputError("nothing to recover: every anchored head is a prefix of this "
+                             "catalog's ledger")
+        kept = self.ledger.anchors.abandon(stale)
+        abandoned = [{"anchor": a.label, "head": h.to_dict(), "kept_as": Path(k).name,
+                      "entries_lost": max(h.size - size, 0)}
+                     for (a, h), k in zip(stale, kept, strict=True)]
+        with self._transaction() as now:
+            self._log(now, actor, "ledger.recover", "ledger", purpose, catalog_size=size,
+                      abandoned=abandoned)
+        return abandoned
+
+    def witnesses(self) -> list[str]:
+        """The witness directories this workspace publishes its head to (configured ones)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'witnesses'").fetchone()
+        return json.loads(row[0]) if row else []
+
+    def add_witness(self, directory: str | os.PathLike[str], *, actor: str = DEFAULT_ACTOR,
+                    purpose: str = "administration") -> Path:
+        """Publish the signed head to ``directory`` too (another disk, a folder an auditor
+        owns) from now on, and refuse to open this workspace while that copy is ahead of the
+        catalog or missing. The head is written there before the configuration commits."""
+        folder = Path(directory).resolve()
+        if not folder.is_dir():
+            raise InputError(f"witness directory {folder} does not exist")
+        listed = self.witnesses()
+        if str(folder) in listed:
+            raise InputError(f"{folder} is already a witness of this workspace")
+        self.ledger.anchors.add(folder, self.ledger.head())
+        with self._transaction() as now:
+            self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('witnesses', ?)",
+                               (json.dumps([*listed, str(folder)]),))
+            self._log(now, actor, "ledger.witness.add", "ledger", purpose, directory=str(folder))
+        return folder
+
+    def remove_witness(self, directory: str | os.PathLike[str], *, actor: str = DEFAULT_ACTOR,
+                       purpose: str = "administration") -> None:
+        """Stop publishing to a witness (its file stays where it is, as evidence)."""
+        folder = str(Path(directory).resolve())
+        listed = self.witnesses()
+        if folder not in listed:
+            raise InputError(f"{folder} is not a witness of this workspace; witnesses: {listed}")
+        self.ledger.anchors.remove(Path(folder))  # a missing witness must not block this
+        with self._transaction() as now:
+            self._conn.execute("UPDATE meta SET value = ? WHERE key = 'witnesses'",
+                               (json.dumps([w for w in listed if w != folder]),))
+            self._log(now, actor, "ledger.witness.remove", "ledger", purpose, directory=folder)
+
+    def gc(self, *, actor: str = DEFAULT_ACTOR, purpose: str = "administration") -> list[str]:
+        """Delete vault files no live version or model refers to: left by a crash between
+        sealing and committing, or between crypto-shredding and removing the file, and temp
+        files of interrupted writes. Safe beside concurrent ingests: they hold the vault's
+        pending lock from sealing to commit, and this waits for it. Logged when it removes
+        something."""
+        def referenced() -> set[str]:
+            rows = self._conn.execute("SELECT file FROM versions WHERE destroyed IS NULL "
+                                      "UNION SELECT file FROM models")
+            return {r[0] for r in rows}
+
+        removed = self._vault.collect(referenced)
+        if removed:
+            with self._transaction() as now:
+                self._log(now, actor, "vault.gc", "vault", purpose, files=len(removed))
+        return removed
+
+
+def _mac(key: bytes, value: Any) -> str:
+    """HMAC-SHA256 of a value's canonical JSON, hex."""
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def _witnesses(conn: sqlite3.Connection, extra: Sequence[str | os.PathLike[str]]
+               ) -> list[tuple[Path, bool]]:
+    """(directory, required): the configured witnesses (their files must exist), then those
+    named for this session (written on first use)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'witnesses'").fetchone()
+    named = [*map(os.fspath, extra),
+             *(p for p in os.environ.get(ENV_WITNESS, "").split(os.pathsep) if p)]
+    return ([(Path(p).resolve(), False) for p in named]
+            + [(Path(p), True) for p in (json.loads(row[0]) if row else [])])
 
 
 def _summary(scan: TableScan | None) -> dict[str, Any] | None:
