@@ -161,7 +161,7 @@ def _ingest(tmp: Path, frame: pl.DataFrame, repeat: int) -> dict[str, float]:
 # -- 2-4. ledger -----------------------------------------------------------------------------
 def _fill(ws: Workspace, total: int, batch: int, pool: list[Record]) -> float:
     """Append ``total`` records in transactions of ``batch``; return the wall seconds."""
-    conn, ledger = ws._conn, ws.ledger
+    conn, ledger = ws._store.conn, ws.ledger
     n = len(pool)
     start = time.perf_counter()
     for first in range(0, total, batch):
@@ -182,7 +182,7 @@ def _fill(ws: Workspace, total: int, batch: int, pool: list[Record]) -> float:
 
 def _single(ws: Workspace, count: int, pool: list[Record]) -> float:
     """``count`` appends, one transaction each (commit + head file, like any workspace call)."""
-    conn, ledger = ws._conn, ws.ledger  # private on purpose; see _fill
+    conn, ledger = ws._store.conn, ws.ledger  # private on purpose; see _fill
     start = time.perf_counter()
     for i in range(count):
         conn.execute("BEGIN IMMEDIATE")

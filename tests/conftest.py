@@ -15,9 +15,12 @@ from veil.keys import MasterKey
 
 
 @pytest.fixture(autouse=True)
-def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("VEIL_MASTER_KEY", "VEIL_PASSPHRASE", "VEIL_KEY_FILE", "VEIL_WORKSPACE"):
+def _no_key_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """No key, token, password or kept login leaks in from the machine running the tests."""
+    for name in ("VEIL_MASTER_KEY", "VEIL_PASSPHRASE", "VEIL_KEY_FILE", "VEIL_WORKSPACE",
+                 "VEIL_TOKEN", "VEIL_PASSWORD", "VEIL_WITNESS", "VEIL_PURPOSE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture
@@ -54,6 +57,41 @@ def snapshot(workspace: Workspace) -> tuple:
         sorted(p.name for p in (workspace.path / "vault").iterdir()),
         (workspace.path / Workspace.HEAD).read_bytes(),
     )
+
+
+PASSWORD = "correct horse battery staple"
+
+
+class Person:
+    """A user made by the ``person`` fixture: ``code(k)`` is a TOTP code ``k`` steps ahead
+    (each code is accepted once, and codes up to one step ahead are accepted)."""
+
+    def __init__(self, name: str, secret: str) -> None:
+        self.name, self.secret, self.used = name, secret, 0
+
+    def code(self) -> str:
+        import time
+
+        import pyotp
+
+        self.used += 1
+        if self.used > 2:
+            raise RuntimeError("a test may use two TOTP codes per user (now and the next step)")
+        return pyotp.TOTP(self.secret).at(time.time() + 30 * (self.used - 1))
+
+
+@pytest.fixture
+def person():
+    """``person(ws, name, *roles, dataset="*", purpose=...)`` -> (Session, Person): a new user
+    holding ``roles`` on ``dataset``, logged in with password and TOTP."""
+    def make(ws, name: str, *roles: str, dataset: str = "*", purpose: str = "administration"):
+        made = ws.users.add(name, PASSWORD)
+        for role in roles:
+            ws.policy.assign(name, role, dataset)
+        who = Person(name, made.secret)
+        return ws.login(name, PASSWORD, who.code(), purpose=purpose), who
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,7 @@ def test_same_value_same_token_within_a_workspace_only(loaded, patients, tmp_pat
     first = loaded.read(loaded.pseudonymize("patients", ["email"]).dataset)
     again = loaded.read(loaded.pseudonymize("patients", ["email"], output="again").dataset)
     assert first["email"].equals(again["email"])
-    key = Pseudonymizer(loaded._ring.pseudonym_key())
+    key = Pseudonymizer(loaded._store.ring.pseudonym_key())
     assert first["email"][0] == key.token("email", patients["email"][0])
     assert first["email"].str.contains(r"^[A-Z2-7]{10}$").all()
     other = Workspace.create(tmp_path / "other", master_key=MasterKey(os.urandom(32)))
@@ -94,12 +94,12 @@ def test_reidentify_round_trips_and_is_logged(loaded, patients):
                                          "version": 1}
     out = loaded.read(made.dataset)
     tokens = out["email"].head(3).to_list() + out["name"].head(2).to_list()
-    found = loaded.reidentify(made.dataset, tokens, actor="dpo", purpose="breach notice 7")
+    found = loaded.for_purpose("breach notice 7").reidentify(made.dataset, tokens)
     assert list(found) == tokens
     assert [found[t] for t in tokens[:3]] == patients["email"].head(3).to_list()
     assert [found[t] for t in tokens[3:]] == patients["name"].head(2).to_list()
     (entry,) = loaded.ledger.tail(1, "pseudonym.reidentify")
-    assert (entry.actor, entry.purpose, entry.resource) == ("dpo", "breach notice 7",
+    assert (entry.actor, entry.purpose, entry.resource) == ("owner", "breach notice 7",
                                                             made.ref)
     assert json.loads(entry.params)["tokens"] == 5
     assert not any(v in entry.params for v in found.values())
@@ -112,35 +112,38 @@ def test_reidentify_refuses_without_purpose_or_map(loaded):
     made = loaded.pseudonymize("patients", ["email"], reversible=True)
     token = loaded.read(made.dataset)["email"][0]
     before = snapshot(loaded)
-    for purpose in ("operations", "", "   "):
-        with pytest.raises(InputError, match="stated purpose"):
-            loaded.reidentify(made.dataset, [token], purpose=purpose)
+    with pytest.raises(InputError, match="stated purpose"):
+        loaded.reidentify(made.dataset, [token])  # the built-in administration purpose
+    for purpose in ("", "   "):
+        with pytest.raises(InputError, match="non-empty"):
+            loaded.for_purpose(purpose)
+    audit = loaded.for_purpose("audit")
     with pytest.raises(NotFoundError, match="1 of 2 token"):
-        loaded.reidentify(made.dataset, [token, "AAAAAAAAAA"], purpose="audit")
+        audit.reidentify(made.dataset, [token, "AAAAAAAAAA"])
     with pytest.raises(InputError, match="list of token"):
-        loaded.reidentify(made.dataset, token, purpose="audit")
+        audit.reidentify(made.dataset, token)
     one_way = loaded.pseudonymize("patients", ["email"], output="oneway")
     with pytest.raises(InputError, match="without reversible=True"):
-        loaded.reidentify(one_way.dataset, [token], purpose="audit")
+        audit.reidentify(one_way.dataset, [token])
     after = snapshot(loaded)
     with pytest.raises(InputError, match="not a reversible"):
-        loaded.reidentify("patients", [token], purpose="audit")
+        audit.reidentify("patients", [token])
     assert snapshot(loaded) == after and after[0] > before[0]
 
 
 def test_rotation_changes_tokens_and_old_maps_still_work(loaded, patients):
     old = loaded.pseudonymize("patients", ["email"], reversible=True)
     old_tokens = loaded.read(old.dataset)["email"]
-    assert loaded.rotate_pseudonym_key(actor="admin") == 2
+    assert loaded.rotate_pseudonym_key() == 2
     assert _params(loaded, "keys.rotate_pseudonym") == {"epoch": 2, "key_id": "pseudonym-2"}
     new = loaded.pseudonymize("patients", ["email"], reversible=True, output="fresh")
     new_tokens = loaded.read(new.dataset)["email"]
     assert new.provenance["epoch"] == 2 and new.provenance["pseudonym_key"] == "pseudonym-2"
     assert not set(old_tokens) & set(new_tokens)
     first = patients["email"][0]
-    assert loaded.reidentify(old.dataset, [old_tokens[0]], purpose="audit") == {
+    assert loaded.for_purpose("audit").reidentify(old.dataset, [old_tokens[0]]) == {
         old_tokens[0]: first}
-    assert loaded.reidentify(new.dataset, [new_tokens[0]], purpose="audit") == {
+    assert loaded.for_purpose("audit").reidentify(new.dataset, [new_tokens[0]]) == {
         new_tokens[0]: first}
     linked = loaded.pseudonymize("patients", ["email"], epoch=1, output="linked")
     assert loaded.read(linked.dataset)["email"].equals(old_tokens)
@@ -156,7 +159,7 @@ def test_destroying_the_map_makes_a_release_irreversible(loaded):
     token = loaded.read(made.dataset)["ssn"][0]
     loaded.destroy("patients.pseudonymized.tokens", 1)
     with pytest.raises(KeyDestroyedError):
-        loaded.reidentify(made.dataset, [token], purpose="audit")
+        loaded.for_purpose("audit").reidentify(made.dataset, [token])
     loaded.verify()
 
 
@@ -186,7 +189,7 @@ def test_bad_requests_write_nothing(loaded):
 
 def test_a_failed_store_leaves_no_files(loaded, monkeypatch):
     before = snapshot(loaded)
-    real, calls = loaded._add_version, []
+    real, calls = loaded._store.add_version, []
 
     def broken(*args, **kwargs):  # the token map registers, then the release fails
         calls.append(args[0])
@@ -194,7 +197,7 @@ def test_a_failed_store_leaves_no_files(loaded, monkeypatch):
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loaded, "_add_version", broken)
+    monkeypatch.setattr(loaded._store, "add_version", broken)
     with pytest.raises(OSError, match="disk full"):
         loaded.pseudonymize("patients", ["email"], reversible=True)
     after = snapshot(loaded)
@@ -205,7 +208,7 @@ def test_a_failed_store_leaves_no_files(loaded, monkeypatch):
 
 
 def test_safe_harbor_release_is_stored_with_random_codes(loaded, patients):
-    made = loaded.safe_harbor("patients", reference_year=2026, purpose="research release")
+    made = loaded.for_purpose("research release").safe_harbor("patients", reference_year=2026)
     assert made.dataset == "patients.safe_harbor" and made.subject_id == "patient_id"
     out = loaded.read(made.dataset)
     assert not set(out["patient_id"]) & set(patients["patient_id"])
@@ -216,7 +219,7 @@ def test_safe_harbor_release_is_stored_with_random_codes(loaded, patients):
     assert made.provenance["residual"] == {}
     assert made.provenance["actions"]["ssn"].startswith("dropped")
     code = out["patient_id"][0]
-    assert loaded.reidentify(made.dataset, [code], purpose="erasure request 3") == {
+    assert loaded.for_purpose("erasure request 3").reidentify(made.dataset, [code]) == {
         code: patients["patient_id"][0]}
     (entry,) = loaded.ledger.tail(1, "dataset.safe_harbor")
     assert entry.purpose == "research release" and entry.resource == made.ref

@@ -29,8 +29,8 @@ def workspace(tmp_path: Path):
 
 
 def test_release_uses_the_classification_and_leaves_identifiers_out(workspace) -> None:
-    release, stored = workspace.anonymize("patients", k=5, suppression_limit=0.05,
-                                          actor="analyst", purpose="research release")
+    release, stored = workspace.for_purpose("research release").anonymize(
+        "patients", k=5, suppression_limit=0.05)
     assert stored.ref == "patients.anonymized@1"
     frame = workspace.read("patients.anonymized")
     for identifier in ("patient_id", "name", "ssn", "email", "phone", "street_address",
@@ -43,7 +43,7 @@ def test_release_uses_the_classification_and_leaves_identifiers_out(workspace) -
     assert stored.provenance["risk_after"]["prosecutor_max"] <= 0.2
     entry = next(e for e in workspace.ledger.entries() if e.action == "dataset.anonymize")
     assert (entry.actor, entry.purpose, entry.resource) == (
-        "analyst", "research release", "patients.anonymized@1")
+        "owner", "research release", "patients.anonymized@1")
     assert json.loads(entry.params)["source"]["models"] == [{"model": "k-anonymity", "k": 5}]
     assert workspace.verify().entries >= 4
 

@@ -137,9 +137,9 @@ def test_a_registration_edited_in_the_ledger_is_refused_on_load(ws_path) -> None
     with Workspace.open(path, key_file=key) as ws:
         ws.set_budget("labs", epsilon=10.0, delta=1e-4)
         _train(ws, "a")
-        file = ws._conn.execute("SELECT file FROM models").fetchone()[0]
+        file = ws._store.conn.execute("SELECT file FROM models").fetchone()[0]
     with Workspace.open(path, key_file=key) as ws:
-        ws._conn.execute("UPDATE ledger SET params = json_set(params, '$.bind.weights', 'x') "
+        ws._store.conn.execute("UPDATE ledger SET params = json_set(params, '$.bind.weights', 'x') "
                          "WHERE json_extract(params, '$.bind.kind') = 'model'")
         with pytest.raises(LedgerIntegrityError, match="not in the signed tree"):
             ws.model("a")  # the registration itself is proven against the signed head
@@ -208,8 +208,8 @@ def test_query_literals_never_reach_the_catalog_or_the_ledger(ws_path, run) -> N
         ws.query(sql.replace(SSN, "123-45-6789"), epsilon=0.2)
         shapes = [e.parameters["query"] for e in ws.ledger.entries()
                   if e.action.startswith("dp.query")]
-        stored = [r[0] for r in ws._conn.execute("SELECT query FROM dp_spends")]
-        ws._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        stored = [r[0] for r in ws._store.conn.execute("SELECT query FROM dp_spends")]
+        ws._store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     for text in [*shapes, *stored]:
         assert SSN not in text and "mac:" in text
     first_shape = json.loads(shapes[0])["predicates"]
@@ -227,5 +227,5 @@ def test_erasure_makes_query_literals_unlinkable(ws_path) -> None:
         record = ws.version("labs")
         ws.destroy("labs", 1)
         with pytest.raises(KeyDestroyedError):  # the MAC key died with the version's key
-            ws._ring.derive(record.key_id, "dp-query")
+            ws._store.ring.derive(record.key_id, "dp-query")
         ws.verify()

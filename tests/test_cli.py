@@ -117,12 +117,12 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (tmp_path / "demo-ws.key").exists()
     again = veil("demo", "--patients", "2000", "--workspace", "demo-ws", cwd=tmp_path,
                  check=False)
-    assert again.returncode == 1 and "--overwrite" in again.stderr
+    assert again.returncode == 2 and "--overwrite" in again.stderr
     veil("demo", "--patients", "2000", "--workspace", "demo-ws", "--overwrite", cwd=tmp_path)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.txt").write_text("keep me")
     refused = veil("demo", "--workspace", "notes", "--overwrite", cwd=tmp_path, check=False)
-    assert refused.returncode == 1 and (tmp_path / "notes" / "mine.txt").exists()
+    assert refused.returncode == 2 and (tmp_path / "notes" / "mine.txt").exists()
 
 
 def test_scan_command_tables_text_and_bad_files(tmp_path):

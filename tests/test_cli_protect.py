@@ -42,14 +42,15 @@ def test_pseudonymize_then_reidentify(base):
         out = ws.read("patients.pseudonymized")
         original = ws.read("patients")
     tokens = out["email"].head(2).to_list()
-    found = json.loads(veil(base, "--actor", "dpo", "reidentify", "patients.pseudonymized",
+    found = json.loads(veil(base, "reidentify", "patients.pseudonymized",
                             *tokens, "--purpose", "complaint 12", "--json").stdout)
     assert found == dict(zip(tokens, original["email"].head(2), strict=True))
     table = veil(base, "reidentify", "patients.pseudonymized", tokens[0], "--purpose", "x")
     assert original["email"][0] in table.stdout
     log = json.loads(veil(base, "audit", "log", "--action", "pseudonym.reidentify",
                           "--json").stdout)
-    assert [(e["actor"], e["purpose"]) for e in log] == [("dpo", "complaint 12"), ("local", "x")]
+    assert [(e["actor"], e["purpose"]) for e in log] == [("owner", "complaint 12"),
+                                                         ("owner", "x")]
     plain = veil(base, "pseudonymize", "patients", "--columns", "ssn", "--output", "p2")
     assert "p2@1" in plain.stdout and "token map" not in plain.stdout
 
@@ -59,7 +60,7 @@ def test_reidentify_needs_a_purpose_and_known_tokens(base):
     missing = runner.invoke(app, [*base, "reidentify", "patients.pseudonymized", "AAAA"])
     assert missing.exit_code == 2 and "--purpose" in missing.output
     default = runner.invoke(app, [*base, "reidentify", "patients.pseudonymized", "AAAA",
-                                  "--purpose", "operations"])
+                                  "--purpose", "administration"])
     assert isinstance(default.exception, InputError)
     unknown = runner.invoke(app, [*base, "reidentify", "patients.pseudonymized", "AAAA",
                                   "--purpose", "audit"])

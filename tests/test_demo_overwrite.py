@@ -30,9 +30,9 @@ def short_demo(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
             with contextlib.suppress(_SitesMade):
                 action()
 
-    def sites_only(frame, root, coordinator, *, purpose, **_):
+    def sites_only(frame, root, coordinator, **_):
         roots.append(root.resolve())
-        federation._sites(frame, root, purpose)
+        federation._sites(frame, root)
         raise _SitesMade
 
     monkeypatch.setattr(pipeline.DemoSummary, "run", run)

@@ -45,7 +45,7 @@ def test_pseudonyms_are_stable_keyed_and_normalised():
 
 def test_workspace_pseudonyms_survive_rotation_and_are_logged(tmp_path):
     ws = Workspace.create(tmp_path / "ws", master_key=MasterKey(os.urandom(32)))
-    before = ws.pseudonymizer(actor="ana", purpose="linkage").token(Entity.PERSON, "Jane Doe")
+    before = ws.for_purpose("linkage").pseudonymizer().token(Entity.PERSON, "Jane Doe")
     ws.rotate_keys(master_key=MasterKey(os.urandom(32)))
     assert ws.pseudonymizer().token(Entity.PERSON, "Jane Doe") == before
     assert [e.action for e in ws.ledger.tail(5)][-3:] == ["keys.use", "keys.rotate", "keys.use"]

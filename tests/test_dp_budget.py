@@ -43,8 +43,8 @@ def test_spends_are_recorded_logged_and_survive_a_restart(ws_path) -> None:
         with pytest.raises(NotFoundError, match="no privacy budget"):
             ws.query("SELECT COUNT(*) FROM labs", epsilon=0.1)
         ws.set_budget("labs", epsilon=1.0)
-        answer = ws.query("SELECT clinic, AVG(glucose) FROM labs GROUP BY clinic",
-                          epsilon=0.4, actor="ana", purpose="qa")
+        answer = ws.for_purpose("qa").query(
+            "SELECT clinic, AVG(glucose) FROM labs GROUP BY clinic", epsilon=0.4)
         assert answer.remaining["left"]["epsilon"] == pytest.approx(0.6)
         assert set(answer.frame["clinic"]) == {"A", "B"}
     with Workspace.open(path, key_file=key) as ws:
@@ -54,7 +54,7 @@ def test_spends_are_recorded_logged_and_survive_a_restart(ws_path) -> None:
         assert ws.budget("labs").queries == 1  # the refused request spent nothing
         entries = [e for e in ws.ledger.entries() if e.action == "dp.query"]
         params = json.loads(entries[0].params)
-        assert (entries[0].actor, entries[0].purpose) == ("ana", "qa")
+        assert (entries[0].actor, entries[0].purpose) == ("owner", "qa")
         assert params["spent"]["epsilon"] == 0.4 and params["remaining"]["epsilon"] == (
             pytest.approx(0.6))
         assert ws.verify().entries > 0
@@ -106,18 +106,35 @@ def test_bounds_estimated_under_dp_are_spent_from_the_budget_and_declared(ws_pat
         ws.query("SELECT AVG(pid) FROM labs", epsilon=0.5)
 
 
-def test_principal_budget_caps_one_analyst(ws_path) -> None:
+def test_principal_budget_caps_one_analyst(ws_path, person) -> None:
+    """The spend is charged to the authenticated principal: bob cannot spend as carol."""
     path, key = ws_path
     with Workspace.open(path, key_file=key) as ws:
+        ws.purposes.add(_purpose())
+        bob, _ = person(ws, "bob", "analyst", purpose="qa")
+        carol, _ = person(ws, "carol", "analyst", purpose="qa")
         ws.set_budget("labs", epsilon=2.0)
         ws.set_budget("labs", epsilon=0.5, principal="bob")
-        ws.query("SELECT COUNT(*) FROM labs", epsilon=0.5, actor="bob")
+        bob.query("SELECT COUNT(*) FROM labs", epsilon=0.5)
         with pytest.raises(PrivacyBudgetError, match="'bob'"):
-            ws.query("SELECT SUM(glucose) FROM labs", epsilon=0.1, actor="bob")
-        ws.query("SELECT SUM(glucose) FROM labs", epsilon=0.1, actor="carol")
+            bob.query("SELECT SUM(glucose) FROM labs", epsilon=0.1)
+        carol.query("SELECT SUM(glucose) FROM labs", epsilon=0.1)
         assert ws.budget("labs").left.epsilon == pytest.approx(1.4)
+        assert ws.budget("labs", "bob").spent.epsilon == pytest.approx(0.5)
+        assert [e.actor for e in ws.ledger.entries() if e.action == "dp.query"] == [
+            "bob", "carol"]
         with pytest.raises(InputError, match="same kind"):
-            ws.set_budget("labs", rho=0.1, principal="dave")
+            ws.set_budget("labs", rho=0.1, principal="carol")
+        with pytest.raises(NotFoundError, match="dave"):
+            ws.set_budget("labs", epsilon=0.1, principal="dave")
+
+
+def _purpose():
+    from veil.govern.purposes import LawfulBasis, Purpose
+
+    return Purpose("qa", "quality assurance of lab statistics", LawfulBasis.LEGITIMATE_INTERESTS,
+                   {"labs": ("*",)}, frozenset({"dp_query"}), consent_required=False,
+                   retention_days=None)
 
 
 def _spend_in_thread(path: Path, key: Path, i: int, outcome: list) -> None:
@@ -204,10 +221,10 @@ def test_a_lock_held_past_the_wait_gives_a_clear_error(ws_path, monkeypatch) -> 
     monkeypatch.setenv("VEIL_LOCK_TIMEOUT", "0.05")
     with Workspace.open(path, key_file=key) as ws, Workspace.open(path, key_file=key) as other:
         size = ws.ledger.size
-        other._conn.execute("BEGIN IMMEDIATE")  # another process mid-write, for as long as it
+        other._store.conn.execute("BEGIN IMMEDIATE")  # another process mid-write, for as long as it
         with pytest.raises(WorkspaceBusyError, match="VEIL_LOCK_TIMEOUT"):
             ws.set_budget("labs", epsilon=2.0)
-        other._conn.execute("ROLLBACK")
+        other._store.conn.execute("ROLLBACK")
         assert ws.ledger.size == size
         ws.set_budget("labs", epsilon=2.0)
 

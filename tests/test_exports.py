@@ -1,9 +1,11 @@
 """Pin the public names, so an API change is a decision, not an accident."""
 
 import veil
+import veil.access
 import veil.anonymize
 import veil.discover
 import veil.federated
+import veil.govern
 import veil.he
 import veil.keys
 import veil.ledger
@@ -15,7 +17,7 @@ import veil.zk
 def test_exported_names():
     assert sorted(veil.__all__) == ["DatasetVersion", "VeilError", "Workspace", "__version__"]
     assert sorted(veil.workspace.__all__) == [
-        "DEFAULT_ACTOR", "DEFAULT_PURPOSE", "DatasetVersion", "Workspace", "fingerprint"]
+        "DatasetVersion", "Workspace", "fingerprint"]
     assert "verify_inclusion" in veil.ledger.__all__
     assert "verify_consistency" in veil.ledger.__all__
     assert "KeyRing" in veil.keys.__all__
@@ -29,8 +31,15 @@ def test_exported_names():
     assert {"joint", "choose_precision", "Result"} <= set(veil.mpc.__all__)
     assert {"LoginVerifier", "MembershipTree", "prove_at_least", "verify_at_least"} <= set(
         veil.zk.__all__)
-    for module in (veil, veil.anonymize, veil.discover, veil.federated, veil.he, veil.keys,
-                   veil.ledger, veil.mpc, veil.workspace, veil.zk):
+    assert {"Session", "Policy", "Operation", "AccessDenied"} <= set(veil.access.__all__)
+    assert sorted(veil.govern.__all__) == [
+        "AccessReport", "Artifact", "ConsentEvent", "ConsentFilter", "ConsentReport",
+        "DatasetRetention", "Flag", "LawfulBasis", "Lineage", "Purpose", "Receipt",
+        "Rectification", "RequestStatus", "Retention", "RetentionReport", "Source",
+        "SpecialCondition", "consent", "dsar", "lineage", "purposes", "retention"]
+    for module in (veil, veil.access, veil.anonymize, veil.discover, veil.federated,
+                   veil.govern, veil.he, veil.keys, veil.ledger, veil.mpc, veil.workspace,
+                   veil.zk):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 

@@ -345,10 +345,11 @@ class _Faulty:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["local", "central"])
-def test_secure_aggregation_tolerates_a_dropout_mid_round(four_sites: list[Site],
+def test_secure_aggregation_tolerates_a_dropout_mid_round(tmp_path: Path, make_sites,
                                                            mode: str) -> None:
     from veil.federated.apps import client_app
 
+    four_sites = make_sites(tmp_path, 4)  # each mode pays epsilon 8 from budgets of its own
     # site-level DP under SecAgg+: each site clips (and in local mode noises) its own update;
     # in central mode the server noises the unmasked sum and divides by the 4 sites
     fed = _federation(four_sites, rounds=2,

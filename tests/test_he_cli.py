@@ -56,7 +56,7 @@ def _server(home: Path) -> tuple[str, ...]:
 def _plaintext(home: Path, model: str = "risk") -> np.ndarray:
     rows, _ = read_source(home / "rows.csv")
     with Workspace.open(home / "ws", key_file=home / "k.key") as ws:
-        return ws.model(model, purpose="test reference").predict_proba(rows)
+        return ws.for_purpose("test reference").model(model).predict_proba(rows)
 
 
 def _one_line(result: subprocess.CompletedProcess, code: int, message: str) -> None:
@@ -83,7 +83,7 @@ def test_client_and_server_exchange_only_files(home: Path, alice: Path,
     assert stat.S_IMODE((alice / "secret.ctx").stat().st_mode) == 0o600
     exported = json.loads((alice / "enc.json").read_text())
     assert exported["model"] == "risk" and exported["encoding"]["order"] == FEATURES
-    veil(*_server(home), "--actor", "scoring-service", "--purpose", "partner triage", "he",
+    veil(*_server(home), "--purpose", "partner triage", "he",
          "evaluate", "risk", "--context", str(alice / "public.ctx"), str(alice / "batch.bin"),
          "--out", "scores.bin", cwd=tmp_path)
     shown = json.loads(veil("he", "decrypt", str(alice), "scores.bin", "--encoding",
@@ -96,7 +96,7 @@ def test_client_and_server_exchange_only_files(home: Path, alice: Path,
         entries = list(ws.ledger.entries())
     event = [e for e in entries if e.action == "he.evaluate"][-1]
     assert (event.resource, event.actor, event.purpose) == (
-        "risk@1", "scoring-service", "partner triage")
+        "risk@1", "owner", "partner triage")
     params = event.parameters
     assert params["context"] == fingerprint((alice / "public.ctx").read_bytes())
     assert params["samples"] == ROWS and params["features"] == len(FEATURES) + 1  # sex: F, M
@@ -125,8 +125,7 @@ def test_batch_for_another_client_and_scores_for_another_client_are_refused(
     assert not (tmp_path / "scores.bin").exists()
     with Workspace.open(home / "ws", key_file=home / "k.key") as ws:
         scores = service.evaluate_registered(ws, "risk", bob.public_context(),
-                                             (tmp_path / "bob.bin").read_bytes(),
-                                             actor="svc", purpose="test")
+                                             (tmp_path / "bob.bin").read_bytes())
     (tmp_path / "scores.bin").write_bytes(scores)
     _one_line(veil("he", "decrypt", str(alice), "scores.bin", check=False, cwd=tmp_path), 2,
               "computed under another CKKS context")
@@ -162,13 +161,11 @@ def test_evaluate_registered_and_client_round_trip(home: Path, tmp_path: Path) -
         encoding = service.load_encoding(service.encoding_document(ws, "risk"))
         batch = restored.encrypt(service.features(rows, encoding=encoding))
         before = ws.ledger.size
-        scores = service.evaluate_registered(ws, "risk", client.public_context(), batch,
-                                             actor="svc", purpose="test")
+        scores = service.evaluate_registered(ws, "risk", client.public_context(), batch)
         actions = [e.action for e in ws.ledger.entries(before + 1)]
         expected = ws.model("risk").predict_proba(rows)
         with pytest.raises(InputError, match="another CKKS context"):
-            service.evaluate_registered(ws, "risk", Client().public_context(), batch,
-                                        actor="svc", purpose="test")
+            service.evaluate_registered(ws, "risk", Client().public_context(), batch)
     assert actions == ["model.load", "he.evaluate"]
     np.testing.assert_allclose(client.probabilities(scores), expected, atol=1e-3, rtol=0)
     with pytest.raises(InputError, match="bad magic"):

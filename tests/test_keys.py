@@ -103,7 +103,7 @@ def test_crypto_shredding_makes_a_version_unreadable_for_good(ws, frame):
     ws.ingest(frame, "people", subject_id="pid")
     ws.ingest(frame.head(5), "people", subject_id="pid")
     record = ws.version("people", 1)
-    wrapped = ws._conn.execute("SELECT wrapped FROM keys WHERE key_id = ?",
+    wrapped = ws._store.conn.execute("SELECT wrapped FROM keys WHERE key_id = ?",
                                (record.key_id,)).fetchone()[0]
     assert _files_containing(ws.path, [wrapped]) == ["veil.db"] or _files_containing(
         ws.path, [wrapped]) == ["veil.db-wal"]
@@ -111,7 +111,7 @@ def test_crypto_shredding_makes_a_version_unreadable_for_good(ws, frame):
     with pytest.raises(KeyDestroyedError, match="crypto-shredded"):
         ws.read("people", 1)
     with pytest.raises(KeyDestroyedError):
-        ws._ring.data_key(record.key_id)
+        ws._store.ring.data_key(record.key_id)
     assert ws.read("people", 2).height == 5
     assert not (ws.path / "vault" / record.file).exists()
     # a copy of the sealed file taken earlier is useless: the wrapped key left no trace on disk
@@ -133,7 +133,7 @@ def _files_containing(root: Path, needles: list[bytes]) -> list[str]:
 def test_unwrapped_keys_never_touch_disk(ws, frame, master_key):
     ws.ingest(frame, "people", subject_id="pid")
     record = ws.version("people")
-    secrets = [master_key.key, ws._ring.data_key(record.key_id),
-               ws._ring.signing_key().private_bytes_raw()]
+    secrets = [master_key.key, ws._store.ring.data_key(record.key_id),
+               ws._store.ring.signing_key().private_bytes_raw()]
     ws.read("people")
     assert _files_containing(ws.path, secrets) == []

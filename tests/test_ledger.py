@@ -86,12 +86,12 @@ def test_reordered_rows_are_detected(busy, master_key):
 def test_inserted_rows_with_a_consistent_chain_are_detected(busy, master_key):
     """An attacker can recompute unkeyed hashes, but cannot sign a head covering new rows."""
     old = busy.ledger.head()
-    busy._conn.execute("BEGIN IMMEDIATE")
+    busy._store.conn.execute("BEGIN IMMEDIATE")
     busy.ledger.append_many([Record("mallory", "dataset.read", "d0@1", "snooping")],
                             now="2026-01-01T00:00:00+00:00")  # hashes and nodes all consistent
-    busy._conn.execute("UPDATE ledger_head SET size = ?, root = ?, time = ?, signature = ?",
+    busy._store.conn.execute("UPDATE ledger_head SET size = ?, root = ?, time = ?, signature = ?",
                        (old.size, old.root, old.time, old.signature))  # no key to sign anew
-    busy._conn.execute("COMMIT")
+    busy._store.conn.execute("COMMIT")
     with pytest.raises(LedgerIntegrityError):
         busy.verify()
     busy.close()
@@ -105,7 +105,7 @@ def test_truncation_behind_the_published_head_is_detected(busy, master_key, tmp_
     old = tmp_path / "old"
     with Workspace.open(busy.path, master_key=master_key) as ws:
         ws.ingest(ws.read("d1"), "d1", subject_id="pid")
-        ws._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        ws._store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copy(ws.path / Workspace.CATALOG, old)  # attacker's copy of 12 entries
         ws.ingest(ws.read("d2"), "d2", subject_id="pid")  # now 14, head file says 14
     shutil.copy(old, busy.path / Workspace.CATALOG)
@@ -172,11 +172,11 @@ def test_consistency_proofs(busy, frame):
 
 
 def test_batched_appends_sign_one_head_and_verify(ws):
-    ws._conn.execute("BEGIN IMMEDIATE")
+    ws._store.conn.execute("BEGIN IMMEDIATE")
     head = ws.ledger.append_many(
         [Record("svc", "dp.query", "d@1", "research", {"epsilon": 0.1, "i": i})
          for i in range(1000)], now="2026-11-23T00:00:00+00:00")
-    ws._conn.execute("COMMIT")
+    ws._store.conn.execute("COMMIT")
     assert head.size == 1001 and head.is_valid(ws.ledger.public_key)
     result = ws.verify()
     assert result.entries == 1001 and result.root == head.root

@@ -82,8 +82,7 @@ def test_secure_mean_over_three_workspaces(clinics, patients, private_tmp, monke
         return real(statistic, paths, **kw)
 
     monkeypatch.setattr(sites, "joint", watch)
-    result = joint_over_workspaces("mean", clinics, bounds=BOUNDS, actor="analyst",
-                                   purpose="glucose study")
+    result = joint_over_workspaces("mean", clinics, bounds=BOUNDS, purpose="glucose study")
     truth = patients["glucose_mg_dl"].mean()
     assert result.value == pytest.approx(truth, rel=RTOL)
     assert result.parties == 3 and result.statistic == "mean"
@@ -94,13 +93,13 @@ def test_secure_mean_over_three_workspaces(clinics, patients, private_tmp, monke
     _check_recorded(clinics, result.value, "glucose study", patients)
     for party in clinics:
         [read] = _entries(party, "dataset.read")
-        assert read.purpose == "glucose study" and read.actor == "analyst"
+        assert read.purpose == "glucose study" and read.actor == "owner"
         assert read.parameters["columns"] == ["glucose_mg_dl"]
 
 
 def test_cli_secure_mean_over_workspaces(clinics, patients, run) -> None:
     specs = [f"--party={ws},{ds},{col},{key}" for ws, key, ds, col in clinics]
-    done = run("--actor", "analyst", "--purpose", "glucose study", "mpc", "joint", "mean",
+    done = run("--purpose", "glucose study", "mpc", "joint", "mean",
                 *specs, "--bounds", "0", "500", "--tls", "--json", check=False)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)

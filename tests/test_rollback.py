@@ -40,7 +40,7 @@ def test_a_catalog_copied_back_refuses_to_open(ws_path, run) -> None:
     shutil.copy(path / Workspace.CATALOG, path.parent / "old.db")
     _spend(path, key)
     shutil.copy(path.parent / "old.db", path / Workspace.CATALOG)
-    with pytest.raises(RollbackError, match=r"covers 4 ledger entries but the catalog holds 3"):
+    with pytest.raises(RollbackError, match=r"covers 5 ledger entries but the catalog holds 3"):
         Workspace.open(path, key_file=key)
     failed = run("-w", str(path), "--key-file", str(key), "query",
                  "SELECT COUNT(*) FROM labs", "--epsilon", "0.9", check=False)
@@ -98,7 +98,7 @@ def test_a_witness_catches_a_rollback_of_the_whole_directory(ws_path, tmp_path) 
     shutil.copytree(path, saved)  # the attacker's copy: catalog and head file together
     _spend(path, key)
     stored = json.loads(witness_file(witness, _public_key(path)).read_text())
-    assert stored["size"] == 5
+    assert stored["size"] == 6  # + the witness, the query and its lineage record
     shutil.rmtree(path)
     shutil.copytree(saved, path)
     with pytest.raises(RollbackError, match="witness head"):
@@ -144,12 +144,12 @@ def test_the_owner_recovers_a_rolled_back_catalog_and_the_loss_is_recorded(ws_pa
     refused = run("-w", str(path), "--key-file", str(key), "audit", "recover", check=False)
     assert refused.returncode == 2 and "--accept-rollback" in refused.stderr
     done = run("-w", str(path), "--key-file", str(key), "audit", "recover", "--accept-rollback")
-    assert "of 4 entries, 1 lost" in done.stdout
-    kept = list(path.glob("ledger-head.abandoned-4-*.json"))
-    assert len(kept) == 1 and json.loads(kept[0].read_text())["size"] == 4
+    assert "of 5 entries, 2 lost" in done.stdout  # the query and its lineage record
+    kept = list(path.glob("ledger-head.abandoned-5-*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["size"] == 5
     with Workspace.open(path, key_file=key) as ws:
         entry = ws.ledger.tail(1, "ledger.recover")[0].parameters
-        assert entry["abandoned"][0]["entries_lost"] == 1
+        assert entry["abandoned"][0]["entries_lost"] == 2
         ws.verify()
     with Workspace.open(path, key_file=key, check_ledger=False) as ws, \
             pytest.raises(Exception, match="nothing to recover"):

@@ -30,8 +30,8 @@ def _verify(ca: x509.Certificate, cert: x509.Certificate, host: x509.GeneralName
 
 
 def _ca_private_bytes(ws: Workspace) -> bytes:
-    with ws._transaction() as now:  # the test reads the ring's internals
-        der, _ = ws._ring.tls_ca_key(now)
+    with ws._store.transaction() as now:  # the test reads the ring's internals
+        der, _ = ws._store.ring.tls_ca_key(now)
     return tls.key_from_der(der).private_numbers().private_value.to_bytes(32, "big")
 
 
@@ -71,7 +71,7 @@ def test_ca_key_stays_wrapped_in_the_ring(tmp_path: Path, master_key: MasterKey)
     ws = Workspace.create(tmp_path / "ws", master_key=master_key)
     files = ws.issue_tls(tmp_path / "tls")
     secret = _ca_private_bytes(ws)
-    kind, wrapped = ws._conn.execute(
+    kind, wrapped = ws._store.conn.execute(
         "SELECT kind, wrapped FROM keys WHERE key_id = 'federation-ca'").fetchone()
     assert kind == "signing"
     assert secret not in wrapped
@@ -86,11 +86,11 @@ def test_ca_key_stays_wrapped_in_the_ring(tmp_path: Path, master_key: MasterKey)
 
 
 def test_issue_is_logged_without_key_material(ws: Workspace, tmp_path: Path) -> None:
-    files = ws.issue_tls(tmp_path / "tls", hosts=["127.0.0.1", "fl.example.org"],
-                         actor="ops", purpose="federation")
+    files = ws.for_purpose("federation").issue_tls(tmp_path / "tls",
+                                                   hosts=["127.0.0.1", "fl.example.org"])
     entry = ws.ledger.tail(1, action="tls.issue")[0]
     params = json.loads(entry.params)
-    assert (entry.actor, entry.purpose, entry.resource) == ("ops", "federation",
+    assert (entry.actor, entry.purpose, entry.resource) == ("owner", "federation",
                                                             "federation-ca")
     assert params["serial"] == files.serial
     assert params["fingerprint"] == files.fingerprint

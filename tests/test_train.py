@@ -84,19 +84,19 @@ def ws(tmp_path: Path):
 def test_training_spends_registers_and_loads_through_the_workspace(ws) -> None:
     model = ws.train("cohort", target="outcome", features=["risk", "noise", "site"],
                      epsilon=4.0, delta=1e-5, model="logreg", epochs=8, batch_size=128, lr=2.0,
-                     seed=0, actor="ml", purpose="triage model")
+                     seed=0)
     assert model.meta["metrics"]["accuracy"] > 0.8  # the label follows "risk"
     privacy = model.meta["privacy"]
     assert privacy["epsilon"] <= 4.0 and privacy["engine"] == "book-keeping"
     assert ws.budget("cohort").left.epsilon == pytest.approx(6.0)
-    loaded = ws.model("cohort.outcome", actor="reviewer", purpose="audit")
+    loaded = ws.for_purpose("audit").model("cohort.outcome")
     frame = _frame().head(20)
     np.testing.assert_allclose(loaded.predict_proba(frame), model.predict_proba(frame),
                                rtol=1e-5)
     assert set(loaded.predict(frame)) <= {0, 1}
-    actions = [(e.action, e.actor) for e in ws.ledger.entries()]
-    assert ("model.train", "ml") in actions and ("model.register", "ml") in actions
-    assert ("model.load", "reviewer") in actions
+    actions = [(e.action, e.purpose) for e in ws.ledger.entries()]
+    assert ("model.train", "administration") in actions
+    assert ("model.register", "administration") in actions and ("model.load", "audit") in actions
     registered = json.loads(next(e.params for e in ws.ledger.entries()
                                  if e.action == "model.register"))
     assert registered["privacy"]["noise_multiplier"] == pytest.approx(privacy["noise_multiplier"])
@@ -108,7 +108,7 @@ def test_training_spends_registers_and_loads_through_the_workspace(ws) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"features": ["height"]}, InputError, "unknown column"),
+    ({"features": ["height"]}, InputError, "no column"),
     ({"features": ["note"]}, InputError, "no encoding"),
     ({"features": ["risk"], "target": "note"}, InputError, "classes of the target"),
     ({"features": ["risk"], "batch_size": 5000}, InputError, "larger than"),

@@ -73,7 +73,7 @@ def test_files_swapped_between_versions_fail(ws, frame):
 
 def test_catalog_fingerprint_mismatch_is_an_integrity_error(ws, frame):
     ws.ingest(frame, "people", subject_id="pid")
-    ws._conn.execute("UPDATE versions SET fingerprint = ?", ("0" * 64,))
+    ws._store.conn.execute("UPDATE versions SET fingerprint = ?", ("0" * 64,))
     with pytest.raises(IntegrityError, match="differs from its ledger registration"):
         ws.read("people")
 

@@ -54,11 +54,11 @@ def test_versions_are_immutable_and_numbered(ws, frame):
 
 def test_read_columns_and_logging(ws, frame):
     ws.ingest(frame, "people", subject_id="pid")
-    part = ws.read("people", columns=["age", "pid"], actor="ana", purpose="research")
+    part = ws.for_purpose("research").read("people", columns=["age", "pid"])
     assert part.columns == ["age", "pid"]
     last = list(ws.ledger.entries())[-1]
     assert (last.actor, last.action, last.resource, last.purpose) == (
-        "ana", "dataset.read", "people@1", "research")
+        "owner", "dataset.read", "people@1", "research")
     assert last.parameters["columns"] == ["age", "pid"]
     with pytest.raises(SchemaError, match="no column"):
         ws.read("people", columns=["ssn"])

@@ -51,10 +51,10 @@ def test_gc_removes_what_crashes_leave_and_keeps_everything_referenced(ws, frame
     ws.ingest(frame, "people", subject_id="pid")
     ws.ingest(frame.head(10), "gone", subject_id="pid")
     kept = {p.name for p in (ws.path / "vault").glob("*.vlt")}
-    orphan = ws._vault.seal(frame, KeyRing.generate_data_key(), "data-x")  # crash before commit
+    orphan = ws._store.vault.seal(frame, KeyRing.generate_data_key(), "data-x")  # no commit
     (ws.path / "vault" / ".abc.vlt.123.tmp").write_bytes(b"half")  # crash mid-write
     shredded = ws.version("gone").file
-    ws._conn.execute("UPDATE versions SET destroyed = 'x' WHERE file = ?", (shredded,))
+    ws._store.conn.execute("UPDATE versions SET destroyed = 'x' WHERE file = ?", (shredded,))
     removed = ws.gc()
     assert sorted(removed) == sorted([orphan, ".abc.vlt.123.tmp", shredded])
     assert {p.name for p in (ws.path / "vault").glob("*.vlt")} == kept - {shredded}
@@ -68,7 +68,7 @@ def test_gc_waits_for_an_ingest_between_sealing_and_commit(ws, master_key, frame
 
     def ingest_slowly() -> None:
         with Workspace.open(ws.path, master_key=master_key) as other:
-            original = other._seal
+            original = other._store._seal
 
             def slow_seal(*args, **kwargs):
                 result = original(*args, **kwargs)
@@ -76,7 +76,7 @@ def test_gc_waits_for_an_ingest_between_sealing_and_commit(ws, master_key, frame
                 finish.wait()  # the ingest holds its sealed file, not yet in the catalog
                 return result
 
-            other._seal = slow_seal
+            other._store._seal = slow_seal
             other.ingest(frame, "people", subject_id="pid", classify=False)
 
     ingest = threading.Thread(target=ingest_slowly)

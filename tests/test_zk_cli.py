@@ -29,12 +29,11 @@ def people(ws, frame):
 
 # -- library ---------------------------------------------------------------------------------
 def test_commit_issue_verify(people, frame):
-    made = commit_dataset(people, "people", columns=["pid", "age"], actor="dpo",
-                          purpose="attestation")
+    made = commit_dataset(people.for_purpose("attestation"), "people", columns=["pid", "age"])
     assert made.ref == "people@1" and made.root.size == frame.height
     assert made.columns == ("pid", "age")
     for index in (0, 7, frame.height - 1):
-        held = issue_membership(people, "people", index, actor="dpo", purpose="attestation")
+        held = issue_membership(people.for_purpose("attestation"), "people", index)
         record, salt, proof, root = held  # unpacks as (record, salt, proof, root)
         assert record == {"pid": frame["pid"][index], "age": frame["age"][index]}
         assert root == made.root and len(salt) == 32 and proof.index == index
@@ -52,12 +51,12 @@ def test_nulls_and_floats_commit(people, frame):
 
 
 def test_ledger_holds_root_not_values(people, frame):
-    made = commit_dataset(people, "people", columns=["pid", "note"], actor="dpo", purpose="audit")
-    issue_membership(people, "people", 3, actor="dpo", purpose="audit")
+    made = commit_dataset(people.for_purpose("audit"), "people", columns=["pid", "note"])
+    issue_membership(people.for_purpose("audit"), "people", 3)
     entries = {e.action: e for e in people.ledger.tail(10)}
     committed, proved = entries["zk.commit"], entries["zk.prove"]
     assert committed.resource == proved.resource == "people@1"
-    assert committed.actor == "dpo" and committed.purpose == "audit"
+    assert committed.actor == "owner" and committed.purpose == "audit"
     params = committed.parameters
     assert params["root"] == made.root.root.hex() and params["size"] == frame.height
     assert params["columns"] == ["pid", "note"] and committed.seq == made.seq

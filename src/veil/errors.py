@@ -11,13 +11,19 @@
     │                                                 or does not cover the data
     ├── NotFoundError              notfound       a workspace, dataset, version or entry is unknown
     ├── WorkspaceError             workspace      the workspace cannot be created or opened as asked
-    │   └── WorkspaceBusyError     workspace.busy     the write lock stayed taken past the wait
+    │   └── WorkspaceBusyError     workspace.busy     the write lock stayed taken past the wait,
+    │                                                 or a dataset kept changing under a request
     ├── PrivacyModelError          privacy.unmet  no release meets the privacy model within the
     │                                             suppression limit (never a weaker one instead)
     ├── PrivacyBudgetError         privacy.budget a DP query would exceed a privacy budget
     ├── FederationError            federation     a federated or multi-party run cannot go on:
     │                                             too few sites or parties answered, a round
     │                                             did not aggregate
+    ├── AccessError                access.*       who may reach the workspace, and how
+    │   ├── AuthenticationError    access.auth        credentials refused; one message for every
+    │   │                                             cause (unknown name, wrong factor, bad token)
+    │   ├── LockedError            access.locked      too many failures; locked until a stated time
+    │   └── AccessDenied           access.denied      the guard refused the call
     ├── KeyringError               keys.*         master key missing or wrong, data key destroyed
     │   ├── MasterKeyUnavailableError keys.unavailable  no passphrase, key file or env key
     │   ├── WrongMasterKeyError    keys.wrong         the key material does not open this workspace
@@ -26,15 +32,18 @@
         ├── VaultIntegrityError    integrity.vault    a vault file fails authentication
         ├── LedgerIntegrityError   integrity.ledger   the audit ledger fails verification
         │   └── RollbackError      integrity.rollback an anchored head is ahead of the catalog
-        └── BoundStateError        integrity.state    budget, spend, settings, version or model
-                                                      rows differ from the ledger entries
-                                                      that bind them
+        └── BoundStateError        integrity.state    budget, spend, settings, version, model,
+                                                      purpose, consent, retention, lineage or
+                                                      request rows differ from the ledger
+                                                      entries that bind them
 
 Verification failures of vault files say only *which file* failed, never which check, so an
 attacker learns nothing from the message; caller mistakes get messages that say how to fix them.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class VeilError(Exception):
@@ -89,6 +98,40 @@ class PrivacyBudgetError(VeilError):
 
 class FederationError(VeilError):
     code = "federation"
+
+
+class AccessError(VeilError):
+    code = "access"
+
+
+class AuthenticationError(AccessError):
+    """Credentials were refused. One message for every cause (unknown principal, wrong password,
+    wrong or replayed code, bad token) so a caller learns nothing about which part was wrong."""
+
+    code = "access.auth"
+
+    def __init__(self) -> None:
+        super().__init__("authentication failed")
+
+
+class LockedError(AccessError):
+    """Too many failed attempts; the principal is refused, even with the right credentials,
+    until ``until`` (saying so is no oracle worth hiding: OWASP allows it)."""
+
+    code = "access.locked"
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"the account is locked until {until.isoformat(timespec='seconds')} "
+                         "after too many failed attempts; try again then, or ask an "
+                         "administrator to unlock it")
+        self.until = until
+
+
+class AccessDenied(AccessError):
+    """The guard refused the call: policy, purpose, step-up or consent said no (the message
+    names what was missing). Wrong credentials are :class:`AuthenticationError` instead."""
+
+    code = "access.denied"
 
 
 class KeyringError(VeilError):

@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 import sys
 
-from veil.errors import InputError, IntegrityError, KeyringError, NotFoundError, VeilError
+from veil.errors import (
+    AccessError,
+    InputError,
+    IntegrityError,
+    KeyringError,
+    NotFoundError,
+    VeilError,
+)
 
 EXIT_CODES: tuple[tuple[type[VeilError], int], ...] = (
+    (AccessError, 5),
     (IntegrityError, 4),
     (KeyringError, 3),
     (InputError, 2),

@@ -84,8 +84,7 @@ def anonymize(
             l_kind="entropy" if entropy else "distinct", t=t,
             t_distance="hierarchical" if hierarchical else "equal",
             hierarchies=_hierarchies(hierarchy or []), suppression_limit=suppression,
-            algorithm=algorithm, metric=metric, output=output, actor=opts.actor,
-            purpose=opts.purpose)
+            algorithm=algorithm, metric=metric, output=output)
     if as_json:
         print_json({"release": version.ref, **release.to_dict()})
         return

@@ -10,10 +10,25 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.cli import anonymize, audit, dp, federate, he, keys, mpc, protect, scan, train, zk
+from veil.access.scope import ADMINISTRATION
+from veil.cli import (
+    access,
+    anonymize,
+    audit,
+    dp,
+    federate,
+    govern,
+    he,
+    keys,
+    mpc,
+    protect,
+    scan,
+    train,
+    zk,
+)
 from veil.cli.common import Options, options, out, print_json
 from veil.keys import generate_key_file
-from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE, DatasetVersion, Workspace
+from veil.workspace import DatasetVersion, Workspace
 
 if TYPE_CHECKING:
     from veil.demo.federation import Comparison
@@ -25,6 +40,17 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(audit.app, name="audit")
+app.command()(access.login)
+app.command()(access.logout)
+app.add_typer(access.user_app, name="user")
+app.add_typer(access.token_app, name="token")
+app.add_typer(access.role_app, name="role")
+app.add_typer(access.policy_app, name="policy")
+app.add_typer(govern.purpose_app, name="purpose")
+app.add_typer(govern.consent_app, name="consent")
+app.add_typer(govern.retention_app, name="retention")
+app.add_typer(govern.dsar_app, name="dsar")
+app.command()(govern.lineage)
 app.add_typer(keys.app, name="keys")
 app.command()(scan.scan)
 app.command()(protect.pseudonymize)
@@ -50,14 +76,13 @@ def root(
     key_file: Annotated[Path | None, typer.Option(
         envvar="VEIL_KEY_FILE", help="Master key file (else VEIL_MASTER_KEY, VEIL_PASSPHRASE "
         "or a prompt).")] = None,
-    actor: Annotated[str, typer.Option(envvar="VEIL_ACTOR", help="Who acts (logged).")] = (
-        DEFAULT_ACTOR),
-    purpose: Annotated[str, typer.Option(envvar="VEIL_PURPOSE", help="Why (logged).")] = (
-        DEFAULT_PURPOSE),
+    purpose: Annotated[str, typer.Option(
+        envvar="VEIL_PURPOSE", help="Why (logged; a registered purpose binds what may be "
+        "used).")] = ADMINISTRATION,
 ) -> None:
     """Exit codes: 0 ok, 1 other veil error, 2 bad input or unknown name, 3 key problem,
-    4 integrity failure (tampering or corruption)."""
-    ctx.obj = Options(workspace, key_file, actor, purpose)
+    4 integrity failure (tampering or corruption), 5 access refused or authentication failed."""
+    ctx.obj = Options(workspace, key_file, purpose)
 
 
 def _progress() -> Progress:
@@ -78,7 +103,7 @@ def init(
         args: dict = {"key_file": new_key_file}
     else:
         args = opts.key_args(confirm=True)
-    with Workspace.create(opts.workspace, actor=opts.actor, **args) as ws:
+    with Workspace.create(opts.workspace, **args) as ws:
         out.print(f"created workspace {ws.path} (ledger key {ws.ledger.public_key.hex()[:16]}…)")
 
 
@@ -95,8 +120,7 @@ def ingest(
     opts = options(ctx)
     with opts.open() as ws, _progress() as progress:
         progress.add_task(f"ingesting {source.name}", total=None)
-        version = ws.ingest(source, name, subject_id=subject_id, format=fmt, actor=opts.actor,
-                            purpose=opts.purpose)
+        version = ws.ingest(source, name, subject_id=subject_id, format=fmt)
     if as_json:
         print_json(version.to_dict())
     else:
@@ -140,7 +164,7 @@ def show(
     with opts.open() as ws:
         record = ws.version(name, version)
         history = ws.versions(name)
-        frame = (ws.read(name, record.version, actor=opts.actor, purpose=opts.purpose).head(rows)
+        frame = (ws.read(name, record.version).head(rows)
                  if rows else None)
     if as_json:
         data = record.to_dict() | {"versions": [v.version for v in history]}
@@ -170,7 +194,7 @@ def destroy(
         typer.confirm(f"Destroy {name}@{version} for good?", abort=True)
     opts = options(ctx)
     with opts.open() as ws:
-        record = ws.destroy(name, version, actor=opts.actor, purpose=opts.purpose)
+        record = ws.destroy(name, version)
     out.print(f"{record.ref} destroyed at {record.destroyed}")
 
 
@@ -180,7 +204,7 @@ def gc(ctx: typer.Context) -> None:
     processes ingest."""
     opts = options(ctx)
     with opts.open() as ws:
-        removed = ws.gc(actor=opts.actor, purpose=opts.purpose)
+        removed = ws.gc()
     out.print(f"removed {len(removed)} unreferenced vault file(s)")
 
 
@@ -215,6 +239,12 @@ def demo(
         out.print(anonymize.comparison(summary.release))
     for title, result in summary.statistics:
         out.print(dp.result_table(result, title))
+    if summary.governance:
+        governed = Table("check", "outcome",
+                         title="governance: purpose, consent, access, erasure")
+        for what, outcome in summary.governance:
+            governed.add_row(what, outcome)
+        out.print(governed)
     if summary.models:
         models = Table("readmission model", "held-out accuracy", title="DP-SGD models")
         for how, accuracy in summary.models:

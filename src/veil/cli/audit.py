@@ -71,7 +71,7 @@ def recover(
                          "restore veil.db from a backup instead, or pass --accept-rollback")
     opts = options(ctx)
     with opts.open(check_ledger=False) as ws:
-        abandoned = ws.recover(actor=opts.actor, purpose=opts.purpose)
+        abandoned = ws.recover()
     for item in abandoned:
         out.print(f"abandoned {item['anchor']} of {item['head']['size']} entries, "
                   f"{item['entries_lost']} lost; kept as {item['kept_as']}")
@@ -87,7 +87,7 @@ def witness_add(
     """Publish the signed head to DIRECTORY too; opening fails while that copy is ahead."""
     opts = options(ctx)
     with opts.open() as ws:
-        folder = ws.add_witness(directory, actor=opts.actor, purpose=opts.purpose)
+        folder = ws.add_witness(directory)
     out.print(f"witness {folder} holds the signed head from now on")
 
 
@@ -99,7 +99,7 @@ def witness_remove(
     """Stop publishing to a witness (works on a workspace whose witness went missing)."""
     opts = options(ctx)
     with opts.open(check_ledger=False) as ws:
-        ws.remove_witness(directory, actor=opts.actor, purpose=opts.purpose)
+        ws.remove_witness(directory)
     out.print(f"witness {directory} removed")
 
 

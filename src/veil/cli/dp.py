@@ -54,8 +54,7 @@ def query(
     if dataset is not None and dataset != parsed.dataset:
         raise InputError(f"the query reads FROM {parsed.dataset!r} but --dataset is {dataset!r}")
     with opts.open() as ws:
-        result = ws.query(parsed, epsilon=epsilon, delta=delta, rho=rho, alpha=alpha,
-                          actor=opts.actor, purpose=opts.purpose)
+        result = ws.query(parsed, epsilon=epsilon, delta=delta, rho=rho, alpha=alpha)
     if as_json:
         print_json(result.to_dict() | {"remaining": result.remaining, "cached": result.cached})
         return
@@ -116,7 +115,7 @@ def set_(
     opts = options(ctx)
     with opts.open() as ws:
         left = ws.set_budget(dataset, epsilon=epsilon, delta=delta, rho=rho,
-                             principal=principal, actor=opts.actor, purpose=opts.purpose)
+                             principal=principal)
     out.print(_budget_table(left))
 
 
@@ -151,6 +150,5 @@ def settings(
         parsed_keys = {c: Settings.keys_from_text(c, schema.get(c, "String"), texts)
                        for c, texts in parsed_keys.items()}
         current = ws.dp_settings(dataset, bounds=parsed_bounds or None,
-                                 public_keys=parsed_keys or None, max_rows_per_person=max_rows,
-                                 actor=opts.actor, purpose=opts.purpose)
+                                 public_keys=parsed_keys or None, max_rows_per_person=max_rows)
     print_json(current.to_dict())

@@ -56,8 +56,8 @@ def run(
     federation = load(definition)
     opts = options(ctx)
     with opts.open() as ws:
-        result = federate(federation, workspace=ws, name=name, engine=engine,  # type: ignore[arg-type]
-                          actor=opts.actor, purpose=opts.purpose)
+        result = federate(federation, workspace=ws, name=name,
+                          engine=engine)  # type: ignore[arg-type]
     if as_json:
         print_json({"rounds": result.rounds, "privacy": result.privacy,
                     "model": f"{result.model.name}@{result.model.version}",
@@ -89,7 +89,6 @@ def tls(
     stays wrapped in the key ring); give ca.crt to every site."""
     opts = options(ctx)
     with opts.open() as ws:
-        files = ws.issue_tls(directory, hosts=host or ("127.0.0.1", "localhost"), days=days,
-                             actor=opts.actor, purpose=opts.purpose)
+        files = ws.issue_tls(directory, hosts=host or ("127.0.0.1", "localhost"), days=days)
     out.print(f"server certificate {files.fingerprint[:16]}… for {', '.join(files.hosts)} "
               f"until {files.not_after}; CA {files.ca_fingerprint[:16]}… in {directory}")

@@ -154,8 +154,7 @@ def evaluate(
     public = _read_bytes(context, "public context")
     data = _read_bytes(batch, "encrypted batch")
     with opts.open() as ws:
-        scores = service.evaluate_registered(ws, model, public, data, version=version,
-                                             actor=opts.actor, purpose=opts.purpose)
+        scores = service.evaluate_registered(ws, model, public, data, version=version)
     out_path.write_bytes(scores)
     out.print(f"wrote encrypted scores of {model} to {out_path}; only the client can read them")
 
@@ -196,11 +195,10 @@ def score(
     opts = options(ctx)
     frame = _rows(rows)
     with opts.open() as ws:
-        loaded = ws.model(model, version, actor=opts.actor, purpose=opts.purpose)
+        loaded = ws.model(model, version)
         client = Client(depth=plain_model(loaded).depth)
         batch = client.encrypt(service.features(frame, encoding=loaded.encoding))
-        scores = service.evaluate_model(ws, loaded, client.public_context(), batch,
-                                        actor=opts.actor, purpose=opts.purpose)
+        scores = service.evaluate_model(ws, loaded, client.public_context(), batch)
     probs = client.probabilities(scores)
     diff = float(np.abs(probs - loaded.predict_proba(frame)).max())
     _print_probabilities(probs, loaded.encoding.classes, as_json=as_json, extra={

@@ -48,7 +48,7 @@ def rotate(
         msg = f"no new master key: pass --new-key-file or set {ENV_NEW_PASSPHRASE}"
         raise MasterKeyUnavailableError(msg)
     with opts.open() as ws:
-        count = ws.rotate_keys(actor=opts.actor, **new)
+        count = ws.rotate_keys(**new)
     out.print(f"re-wrapped {count} key(s) under the new master key")
 
 
@@ -61,5 +61,5 @@ def rotate_pseudonym(ctx: typer.Context) -> None:
     """
     opts = options(ctx)
     with opts.open() as ws:
-        epoch = ws.rotate_pseudonym_key(actor=opts.actor, purpose=opts.purpose)
+        epoch = ws.rotate_pseudonym_key()
     out.print(f"pseudonym key epoch {epoch} is now in use")

@@ -74,7 +74,7 @@ def joint_(
         result = joint_over_workspaces(
             statistic, [_party(spec, opts.key_file) for spec in party], bounds=bounds,
             timeout=timeout, max_rows=max_rows, resolution_bits=resolution_bits,
-            actor=opts.actor, purpose=opts.purpose, tls=tls)
+            purpose=opts.purpose, tls=tls)
         records = [{"workspace": ws, "resource": resource, "seq": seq}
                    for ws, resource, seq in result.records]
     else:

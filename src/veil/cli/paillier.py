@@ -83,11 +83,10 @@ def encrypt(
     if dataset is not None:
         opts = options(ctx)
         with opts.open() as ws:
-            values = ws.read(dataset, columns=[column], actor=opts.actor,
-                             purpose=opts.purpose)[column]
+            values = ws.read(dataset, columns=[column])[column]
             made = _contribution(key, values)
-            ws.record("he.paillier.encrypt", ws.version(dataset).ref, actor=opts.actor,
-                      purpose=opts.purpose, column=column, key_id=made.key_id)
+            ws.record("he.paillier.encrypt", ws.version(dataset).ref, column=column,
+                      key_id=made.key_id)
     else:
         from veil.discover.files import read_source
 

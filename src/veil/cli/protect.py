@@ -41,7 +41,7 @@ def pseudonymize(
     opts = options(ctx)
     with opts.open() as ws:
         made = ws.pseudonymize(dataset, names, version=version, reversible=reversible,
-                               output=output, actor=opts.actor, purpose=opts.purpose)
+                               output=output)
     _report(made, as_json)
 
 
@@ -56,8 +56,7 @@ def reidentify(
     """Look up the original values behind tokens; logged with its purpose."""
     opts = options(ctx)
     with opts.open() as ws:
-        found = ws.reidentify(dataset, tokens, version=version, actor=opts.actor,
-                              purpose=purpose)
+        found = ws.for_purpose(purpose).reidentify(dataset, tokens, version=version)
     if as_json:
         print_json(found)
         return
@@ -81,8 +80,7 @@ def safe_harbor(
     opts = options(ctx)
     with opts.open() as ws:
         made = ws.safe_harbor(dataset, version=version, output=output,
-                              reference_year=reference_year, actor=opts.actor,
-                              purpose=opts.purpose)
+                              reference_year=reference_year)
     if not as_json:
         table = Table("column", "action", title=f"{made.ref}: Safe Harbor (45 CFR 164.514(b)(2))")
         for column, action in made.provenance["actions"].items():

@@ -35,8 +35,7 @@ def train(
     with opts.open() as ws:
         made = ws.train(dataset, target=target, features=columns, epsilon=epsilon, delta=delta,
                         model=model, name=name, epochs=epochs, batch_size=batch_size,
-                        max_grad_norm=max_grad_norm, lr=lr, actor=opts.actor,
-                        purpose=opts.purpose)
+                        max_grad_norm=max_grad_norm, lr=lr)
     meta = {k: v for k, v in made.meta.items() if not k.startswith("card_")}
     if as_json:
         print_json(meta)
@@ -83,3 +82,13 @@ def card(
     out.print(chosen["card_markdown"], markup=False)
     if html is not None:
         html.write_text(chosen["card_html"], encoding="utf-8")
+
+
+@app.command()
+def retrain(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Model name.")]) -> None:
+    """Train a model again from the newest version of its dataset with its recorded settings
+    (what an erasure marked stale is rebuilt without the erased person); spends budget."""
+    with options(ctx).open() as ws:
+        made = ws.retrain(name)
+    out.print(f"{made.name}@{made.version}: accuracy {made.meta['metrics']['accuracy']:.4f}, "
+              f"epsilon {made.meta['privacy']['epsilon']:.4g}")

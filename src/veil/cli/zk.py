@@ -254,8 +254,7 @@ def commit_cmd(
     opts = options(ctx)
     chosen = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
     with opts.open() as ws:
-        made = commit_dataset(ws, dataset, version=version, columns=chosen, actor=opts.actor,
-                              purpose=opts.purpose)
+        made = commit_dataset(ws, dataset, version=version, columns=chosen)
     if as_json:
         print_json(made.to_dict())
         return
@@ -278,8 +277,7 @@ def prove_member(
     """Issue a row's membership credential (record, secret salt, proof) for its holder; 0600."""
     opts = options(ctx)
     with opts.open() as ws:
-        found = issue_membership(ws, dataset, row, version=version, root=root,
-                                 actor=opts.actor, purpose=opts.purpose)
+        found = issue_membership(ws, dataset, row, version=version, root=root)
         ref = ws.ledger.tail(1, action="zk.prove")[0].resource
     _write(out_path, found.to_json(ref), secret=True)
     if out_path is not None:

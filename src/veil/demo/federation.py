@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from veil.access.session import Session
 from veil.federated import Federation, Privacy, SecureAggregation, Site, federate
 from veil.federated.run import FederationResult
 from veil.federated.site import encoding, model, split
@@ -31,14 +32,14 @@ class Comparison:
     majority: float  # accuracy of always predicting the commoner class
 
 
-def _sites(frame: pl.DataFrame, root: Path, purpose: str) -> list[Site]:
+def _sites(frame: pl.DataFrame, root: Path) -> list[Site]:
     root.mkdir(parents=True, exist_ok=True)
     sites = []
     for (clinic,), rows in sorted(frame.partition_by("clinic_id", as_dict=True).items()):
         key = generate_key_file(root / f"{clinic}.key")
-        with Workspace.create(root / clinic, key_file=key, purpose=purpose) as ws:
-            ws.ingest(rows, "patients", subject_id="patient_id", purpose=purpose)
-            ws.set_budget("patients", epsilon=5.0, delta=1e-4, purpose=purpose)
+        with Workspace.create(root / clinic, key_file=key) as ws:
+            ws.ingest(rows, "patients", subject_id="patient_id")
+            ws.set_budget("patients", epsilon=5.0, delta=1e-4)
         sites.append(Site(str(clinic), str(root / clinic), "patients", str(key)))
     return sites
 
@@ -70,12 +71,12 @@ def _central(frame: pl.DataFrame, federation: Federation) -> tuple[float, float,
             float(roc_auc_score(test_y, proba[:, 1])), majority)
 
 
-def federate_clinics(frame: pl.DataFrame, root: Path, coordinator: Workspace, *,
-                     features: list[str], bounds: dict[str, tuple[float, float]],
-                     purpose: str) -> Comparison:
+def federate_clinics(frame: pl.DataFrame, root: Path, coordinator: Session, *,
+                     features: list[str], bounds: dict[str, tuple[float, float]]
+                     ) -> Comparison:
     """Train the readmission model across the clinics; register it in ``coordinator``."""
     federation = Federation(
-        name=NAME, sites=_sites(frame, root, purpose),
+        name=NAME, sites=_sites(frame, root),
         target="readmitted_30d", features=features,
         bounds={c: bounds[c] for c in features if c in bounds},
         categories={"sex": ["F", "M"]}, model="logreg", rounds=ROUNDS, seed=7,
@@ -83,5 +84,5 @@ def federate_clinics(frame: pl.DataFrame, root: Path, coordinator: Workspace, *,
         privacy=Privacy("central", epsilon=EPSILON, delta=1e-5, clipping_norm=1.0,
                         sample_rate=0.2),
         secure_aggregation=SecureAggregation(num_shares=3, threshold=2))
-    result = federate(federation, workspace=coordinator, actor="demo", purpose=purpose)
+    result = federate(federation, workspace=coordinator)
     return Comparison(result, *_central(frame, federation))

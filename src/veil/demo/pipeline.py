@@ -17,10 +17,12 @@ import numpy as np
 import polars as pl
 from rich.progress import Progress
 
+from veil.access.session import Session
 from veil.anonymize.release import Release
 from veil.demo.data import generate_patients
 from veil.demo.federation import NAME as FEDERATED_MODEL
 from veil.demo.federation import Comparison, federate_clinics
+from veil.demo.governance import ANALYST, STUDY, govern
 from veil.discover.analyzer import analyze
 from veil.discover.entities import Category
 from veil.discover.redact import Operator, redact_text
@@ -82,6 +84,7 @@ class DemoSummary:
     federation: Comparison | None = None
     encrypted_risk: tuple[str, float, float] | None = None  # patient, HE risk, plaintext risk
     secure_mean: tuple[float, float] | None = None  # MPC result, plaintext
+    governance: list[tuple[str, str]] = field(default_factory=list)  # (what, outcome)
 
     def run(self, name: str, action: Callable[[], str], progress: Progress | None) -> None:
         task = progress.add_task(name, total=None) if progress else None
@@ -140,7 +143,8 @@ def run_demo(
     _fresh(path, overwrite)
     summary = DemoSummary(path, sites_path(path))
     frame = None
-    ws: Workspace | None = None
+    owner: Workspace | None = None
+    ws: Session | None = None  # the owner acting for the demo's purpose
 
     def generate() -> str:
         nonlocal frame
@@ -149,16 +153,17 @@ def run_demo(
         return f"{frame.height:,} patients, {clinics} clinics, {frame.width} columns"
 
     def create() -> str:
-        nonlocal ws
+        nonlocal owner, ws
         made = "reused" if key_file.exists() else "new"
         if made == "new":
             generate_key_file(key_file)
-        ws = Workspace.create(path, key_file=key_file, purpose=PURPOSE)
+        owner = Workspace.create(path, key_file=key_file)
+        ws = owner.for_purpose(PURPOSE)
         _mark(path)
         return f"{path} ({made} master key file {key_file.name})"
 
     def ingest() -> str:
-        version = ws.ingest(frame, DATASET, subject_id="patient_id", purpose=PURPOSE)
+        version = ws.ingest(frame, DATASET, subject_id="patient_id")
         return f"{version.ref} sealed and classified, fingerprint {version.fingerprint[:16]}…"
 
     def discover() -> str:
@@ -166,7 +171,7 @@ def run_demo(
         found = summary.classification or {"columns": []}
         counts = Counter(c["category"] for c in found["columns"])
         note = frame.get_column("clinical_note")[0]
-        pseudonyms = ws.pseudonymizer(purpose=PURPOSE)
+        pseudonyms = ws.pseudonymizer()
         summary.texts += [("clinical note", note), ("pseudonymized", redact_text(
             note, analyze(note), operator=Operator.PSEUDONYMIZE, pseudonymizer=pseudonyms))]
         return (f"{counts[Category.DIRECT_IDENTIFIER]} direct identifiers, "
@@ -174,14 +179,13 @@ def run_demo(
                 f"{counts[Category.SENSITIVE]} sensitive columns")
 
     def read_back() -> str:
-        back = ws.read(DATASET, purpose=PURPOSE)
+        back = ws.read(DATASET)
         if fingerprint(back) != fingerprint(frame):
             raise VaultIntegrityError("the demo table read back differs from what was ingested")
         return f"{back.height:,} rows decrypted, fingerprint re-checked"
 
     def release() -> str:
-        summary.release, stored = ws.anonymize(DATASET, k=5, suppression_limit=0.05,
-                                               purpose=PURPOSE)
+        summary.release, stored = ws.anonymize(DATASET, k=5, suppression_limit=0.05)
         made = summary.release
         return (f"{stored.ref}: k=5 over {len(made.quasi_identifiers)} quasi-identifiers, "
                 f"levels {made.levels}, {made.suppressed:,} suppressed, "
@@ -190,24 +194,28 @@ def run_demo(
     def statistics() -> str:
         clinics = sorted(frame.get_column("clinic_id").unique().to_list())
         ws.dp_settings(DATASET, bounds=BOUNDS, public_keys={
-            "clinic_id": clinics, "sex": ["F", "M"], "readmitted_30d": [0, 1]}, purpose=PURPOSE)
-        ws.set_budget(DATASET, epsilon=12.0, delta=1e-4, purpose=PURPOSE)
+            "clinic_id": clinics, "sex": ["F", "M"], "readmitted_30d": [0, 1]})
+        ws.set_budget(DATASET, epsilon=12.0, delta=1e-4)
         for title, sql in (
                 ("patients per clinic",
                  "SELECT clinic_id, COUNT(*) AS patients FROM patients GROUP BY clinic_id"),
                 ("mean glucose (mg/dL)", "SELECT AVG(glucose_mg_dl) FROM patients"),
                 ("median BMI", "SELECT MEDIAN(bmi) FROM patients")):
-            summary.statistics.append((title, ws.query(sql, epsilon=0.5, purpose=PURPOSE)))
+            summary.statistics.append((title, ws.query(sql, epsilon=0.5)))
         left = ws.budget(DATASET)
         return (f"{len(summary.statistics)} DP queries at epsilon 0.5 each; epsilon "
                 f"{left.left.epsilon:g} of {left.budget.epsilon:g} left")
+
+    def governance() -> str:
+        summary.governance = govern(owner, DATASET, frame)
+        return (f"purpose {STUDY!r} with consent, analyst {ANALYST!r} limited to DP queries, "
+                f"an erasure request; {len(summary.governance)} checks shown below")
 
     def models() -> str:
         features = [*BOUNDS, "sex", "clinic_id"]
         for epsilon in (1.0, 8.0):
             made = ws.train(DATASET, target="readmitted_30d", features=features, epsilon=epsilon,
-                            delta=1e-5, name=f"readmission-eps{epsilon:g}", epochs=5, lr=0.5,
-                            purpose=PURPOSE)
+                            delta=1e-5, name=f"readmission-eps{epsilon:g}", epochs=5, lr=0.5)
             summary.models.append((f"DP-SGD, epsilon {epsilon:g}",
                                    made.meta["metrics"]["accuracy"]))
         summary.models.append(("no privacy (baseline, not released)",
@@ -219,7 +227,7 @@ def run_demo(
     def federated() -> str:
         _mark(summary.sites)
         summary.federation = federate_clinics(
-            frame, summary.sites, ws, features=[*BOUNDS, "sex"], bounds=BOUNDS, purpose=PURPOSE)
+            frame, summary.sites, ws, features=[*BOUNDS, "sex"], bounds=BOUNDS)
         made = summary.federation.result
         return (f"{len(made.federation.sites)} clinic sites, {len(made.rounds)} rounds, SecAgg+ "
                 f"and central DP (epsilon {made.privacy['epsilon']:g} per site); accuracy "
@@ -229,12 +237,11 @@ def run_demo(
         from veil.he import Client
         from veil.he.service import evaluate_registered
 
-        model = ws.model(FEDERATED_MODEL, actor="demo", purpose=PURPOSE)
+        model = ws.model(FEDERATED_MODEL)
         patient = frame.head(1)
         client = Client()  # the patient's side: the secret key never leaves it
         batch = client.encrypt(model.encoding.features(patient))
-        scores = evaluate_registered(ws, FEDERATED_MODEL, client.public_context(), batch,
-                                     actor="demo", purpose=PURPOSE)
+        scores = evaluate_registered(ws, FEDERATED_MODEL, client.public_context(), batch)
         risk = float(client.probabilities(scores)[0, 1])
         plain = float(model.predict_proba(patient)[0, 1])
         summary.encrypted_risk = (patient.item(0, "patient_id"), risk, plain)
@@ -249,7 +256,7 @@ def run_demo(
         parties = [(site.workspace, site.key_file, "patients", "glucose_mg_dl")
                    for site in summary.federation.result.federation.sites]
         made = joint_over_workspaces("mean", parties, bounds=BOUNDS["glucose_mg_dl"],
-                                     actor="demo", purpose=PURPOSE)
+                                     purpose=PURPOSE)
         plain = float(frame.get_column("glucose_mg_dl").mean())  # type: ignore[arg-type]
         summary.secure_mean = (float(made.value), plain)
         return (f"mean glucose over {made.parties} clinics' sites by MPC: {made.value:.3f} "
@@ -268,12 +275,13 @@ def run_demo(
                              ("discover personal data", discover), ("read back", read_back),
                              ("anonymize a release", release),
                              ("DP statistics", statistics), ("DP-SGD models", models),
+                             ("purpose, consent, access, erasure", governance),
                              ("federated learning", federated),
                              ("encrypted risk score (HE)", encrypted_score),
                              ("secure average (MPC)", secure_average),
                              ("verify audit ledger", audit)]:
             summary.run(name, action, progress)
     finally:
-        if ws is not None:
-            ws.close()
+        if owner is not None:
+            owner.close()
     return summary

@@ -141,6 +141,13 @@ class Query:
 
     # ---- identity
 
+    def columns(self) -> list[str]:
+        """Every column the query reads: aggregated, filtered or grouped by (what the guard
+        decides on)."""
+        named = [a.column for a in self.aggregates if a.column is not None]
+        named += [p.column for p in self.predicates] + list(self.group)
+        return list(dict.fromkeys(named))
+
     def public_keys(self, column: str) -> tuple[Any, ...] | None:
         return dict(self.keys).get(column)
 

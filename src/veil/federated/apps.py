@@ -196,12 +196,13 @@ def _federation(context: Context, given: Federation | None) -> Federation:
     return Federation.from_dict(json.loads(str(context.run_config["federation"])))
 
 
-def _wait_for_sites(grid: Grid, federation: Federation, timeout: float) -> int:
-    """Wait until every site has connected or ``timeout`` passed; refuse below min_sites."""
-    deadline = time.monotonic() + timeout
+def _wait_for_sites(grid: Grid, federation: Federation, timeout: float | None) -> int:
+    """Wait until every site has connected or ``timeout`` passed (None: a simulation, whose
+    nodes all register however slow the machine); refuse below min_sites."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         joined = len(list(grid.get_node_ids()))
-        if joined >= len(federation.sites) or time.monotonic() > deadline:
+        if joined >= len(federation.sites) or (deadline and time.monotonic() > deadline):
             break
         time.sleep(0.2)
     if joined < federation.min_sites:
@@ -211,8 +212,11 @@ def _wait_for_sites(grid: Grid, federation: Federation, timeout: float) -> int:
 
 
 def server_app(federation: Federation | None = None, recorder: Recorder | None = None, *,
-               join_timeout: float = 60.0) -> ServerApp:
-    """The ServerApp; ``recorder`` receives the metrics and the final weights."""
+               join_timeout: float = 60.0, simulated: bool = False) -> ServerApp:
+    """The ServerApp; ``recorder`` receives the metrics and the final weights. ``simulated``:
+    every site is a local actor that always answers (an error is an answer), so nothing waits
+    on a clock; a deployment waits ``join_timeout`` for sites and the secure-aggregation
+    timeout for each stage."""
     app = ServerApp()
     record = recorder if recorder is not None else Recorder()
 
@@ -221,11 +225,11 @@ def server_app(federation: Federation | None = None, recorder: Recorder | None =
         started = time.perf_counter()
         try:
             fed = _federation(context, federation)
-            _wait_for_sites(grid, fed, float(context.run_config.get("join-timeout",
-                                                                    join_timeout)))
+            _wait_for_sites(grid, fed, None if simulated else float(
+                context.run_config.get("join-timeout", join_timeout)))
             legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=fed.rounds),
                                    strategy=_strategy(fed, record))
-            fit = _secure(fed) if fed.secure_aggregation.enabled else None
+            fit = _secure(fed, simulated) if fed.secure_aggregation.enabled else None
             DefaultWorkflow(fit_workflow=fit)(grid, legacy)
             if len(record.rounds) != fed.rounds:
                 raise FederationError(
@@ -251,14 +255,15 @@ _WEIGHT_CAP = 100_000
 _MAX_BATCH = 8_192
 
 
-def _secure(fed: Federation) -> SecAggPlusWorkflow:
+def _secure(fed: Federation, simulated: bool) -> SecAggPlusWorkflow:
     sa, privacy = fed.secure_aggregation, fed.privacy
     gradients = privacy.mode != "none" and privacy.unit == "record"
     return SecAggPlusWorkflow(
         num_shares=sa.num_shares, reconstruction_threshold=sa.threshold,
         max_weight=1.0 if privacy.mode != "none" else float(_WEIGHT_CAP),
         clipping_range=privacy.clipping_norm * _MAX_BATCH if gradients else sa.clipping_range,
-        quantization_range=2**24 if gradients else sa.quantization_range, timeout=sa.timeout)
+        quantization_range=2**24 if gradients else sa.quantization_range,
+        timeout=None if simulated else sa.timeout)
 
 
 def _publish(context: Context, record: Recorder) -> None:

@@ -328,7 +328,7 @@ def _tls(directory: Path, source: Any) -> tuple[Path, Path, Path]:
             raise FederationError(f"{given} lacks the TLS files {missing}")
         return paths
     else:
-        files = source.issue_tls(directory, actor="coordinator", purpose="federation")
+        files = source.for_purpose("federation").issue_tls(directory)
     return files.ca_cert, files.server_cert, files.server_key
 
 

@@ -73,7 +73,7 @@ def simulate(federation: Federation, *, client: Any = None, cpus: int | None = N
     if not verbose:  # Flower's per-round INFO and its deprecation notice for run_simulation
         flower.setLevel(logging.ERROR)
     try:
-        run_simulation(server_app=server_app(federation, recorder, join_timeout=5.0),
+        run_simulation(server_app=server_app(federation, recorder, simulated=True),
                        client_app=client if client is not None else client_app(federation),
                        num_supernodes=len(federation.sites),
                        backend_config={"client_resources": {"num_cpus": 1},
@@ -89,11 +89,11 @@ def simulate(federation: Federation, *, client: Any = None, cpus: int | None = N
 
 def federate(federation: Federation, *, workspace: Any = None, name: str | None = None,
              engine: Literal["simulation", "deployment"] = "simulation",
-             actor: str = "coordinator", purpose: str = "federated-training",
              **engine_options: Any) -> FederationResult:
-    """Train ``federation`` and, given the coordinator's ``workspace``, register the global
-    model as ``name`` (default: the federation's name). Raises FederationError when the run
-    cannot complete (too few sites, a halted round) with nothing registered."""
+    """Train ``federation`` and, given the coordinator's ``workspace`` (a session: its
+    principal and purpose are logged), register the global model as ``name`` (default: the
+    federation's name). Raises FederationError when the run cannot complete (too few sites, a
+    halted round) with nothing registered."""
     federation.check()
     plan = privacy_plan(federation)  # refuses an impossible epsilon before any site is asked
     if engine == "simulation":
@@ -114,12 +114,11 @@ def federate(federation: Federation, *, workspace: Any = None, name: str | None 
     result = FederationResult(federation, recorder.rounds, recorder.weights, plan,
                               recorder.seconds)
     if workspace is not None:
-        result.model = register(workspace, result, name or federation.name, actor, purpose)
+        result.model = register(workspace, result, name or federation.name)
     return result
 
 
-def register(workspace: Any, result: FederationResult, name: str, actor: str,
-             purpose: str) -> Any:
+def register(workspace: Any, result: FederationResult, name: str) -> Any:
     """Register the global model with per-site provenance: the dataset version and
     fingerprint each site reported with its metrics (never rows; the coordinator needs no
     site's key)."""
@@ -140,13 +139,13 @@ def register(workspace: Any, result: FederationResult, name: str, actor: str,
     privacy = result.privacy or {"mode": "none"}
     meta = {"name": name, "dataset": source.dataset, "dataset_version": source.version,
             "fingerprint": source.fingerprint, "architecture": fed.model,
-            "encoding": encoding(fed).to_dict(), "actor": actor, "purpose": purpose,
+            "encoding": encoding(fed).to_dict(), "actor": workspace.principal,
+            "purpose": workspace.purpose,
             "privacy": privacy,
             "metrics": {k: last[k] for k in ("accuracy", "auc", "loss") if k in last},
             "federation": {"definition": _public(fed), "sites": sites, "rounds": result.rounds,
                            "seconds": result.seconds}}
-    return workspace.register_model(name, module, encoding(fed), meta, source=source,
-                                    actor=actor, purpose=purpose)
+    return workspace.register_model(name, module, encoding(fed), meta, source=source)
 
 
 def _public(federation: Federation) -> dict[str, Any]:

@@ -98,15 +98,13 @@ def load_site(site: Site, federation: Federation, *, run: str, epsilon: float | 
     key = (site.workspace, site.dataset, run)
     if key in _CACHE:
         return _CACHE[key]
-    purpose = f"federated:{federation.name}"
-    actor = f"federation:{federation.name}"
     enc = encoding(federation)
-    with Workspace.open(site.workspace, key_file=site.key_file) as ws:
+    with Workspace.open(site.workspace, key_file=site.key_file) as owner:
+        ws = owner.for_purpose(f"federated:{federation.name}")
         record = ws.version(site.dataset)
         columns = [*federation.features, federation.target]
         frame = ws.read(site.dataset, columns=[*columns, record.subject_id]
-                        if record.subject_id in record.schema else columns,
-                        actor=actor, purpose=purpose)
+                        if record.subject_id in record.schema else columns)
         train, test = split(frame, record.subject_id, federation)
         if train.height < federation.min_rows:
             raise FederationError(f"site {site.name!r} has {train.height} training rows, fewer "
@@ -115,7 +113,7 @@ def load_site(site: Site, federation: Federation, *, run: str, epsilon: float | 
         x, y, test_x, test_y = (enc.features(train), enc.labels(train), enc.features(test),
                                 enc.labels(test))
         ws.join_federation(site.dataset, run=run, epsilon=epsilon, delta=delta, rho=rho,
-                           details=details, actor=actor, purpose=purpose)
+                           details=details)
     data = SiteData(site.name, *(np.array(a) for a in (x, y, test_x, test_y)), site.dataset,
                     record.version, record.fingerprint)  # writable copies, as torch wants
     _CACHE[key] = data

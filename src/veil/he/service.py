@@ -32,8 +32,8 @@ from veil.he.weights import plain_model
 from veil.train.features import Encoding
 
 if TYPE_CHECKING:
+    from veil.access.session import Session
     from veil.train.model import Model
-    from veil.workspace import Workspace
 
 __all__ = ["PUBLIC_FILE", "SECRET_FILE", "encoding_document", "evaluate_model",
            "evaluate_registered", "features", "load_encoding", "load_keys", "write_keys"]
@@ -74,7 +74,7 @@ def load_keys(directory: str | os.PathLike[str]) -> Client:
 
 
 # -- encoding rows as the model expects ---------------------------------------------------------
-def encoding_document(ws: Workspace, name: str, version: int | None = None) -> dict[str, Any]:
+def encoding_document(ws: Session, name: str, version: int | None = None) -> dict[str, Any]:
     """What a client needs to encode rows for a registered model (public settings: bounds,
     categories, classes, feature order; no weights, no data), as JSON-ready data."""
     found = [m for m in ws.models() if m["name"] == name
@@ -123,17 +123,17 @@ def features(frame: pl.DataFrame, *, encoding: Encoding | None = None,
 
 
 # -- the server ---------------------------------------------------------------------------------
-def evaluate_model(ws: Workspace, model: Model, public_context: bytes, batch: bytes, *,
-                   actor: str, purpose: str) -> bytes:
-    """Encrypted logits of a loaded registered ``model`` on ``batch``; logs ``he.evaluate``."""
+def evaluate_model(ws: Session, model: Model, public_context: bytes, batch: bytes) -> bytes:
+    """Encrypted logits of a loaded registered ``model`` on ``batch``; logs ``he.evaluate``
+    as ``ws``'s principal and purpose."""
     plain_model(model)  # refuse an unsupported model before touching the ciphertexts
     server = Server(public_context)
     header = EncryptedBatch.from_bytes(batch, kind="batch")
     started = time.perf_counter()
     scores = server.evaluate(batch, model)
     seconds = time.perf_counter() - started
-    ws.record("he.evaluate", f"{model.name}@{model.version}", actor=actor, purpose=purpose,
-              samples=header.rows, features=header.width, layout=header.layout,
+    ws.record("he.evaluate", f"{model.name}@{model.version}", samples=header.rows,
+              features=header.width, layout=header.layout,
               classes=len(model.encoding.classes), context=server.fingerprint,
               params=header.params.to_dict(), seconds=round(seconds, 4),
               batch_sha256=hashlib.sha256(batch).hexdigest(),
@@ -141,10 +141,9 @@ def evaluate_model(ws: Workspace, model: Model, public_context: bytes, batch: by
     return scores
 
 
-def evaluate_registered(ws: Workspace, model_name: str, public_context: bytes, batch: bytes,
-                        *, version: int | None = None, module: Any = None, actor: str,
-                        purpose: str) -> bytes:
+def evaluate_registered(ws: Session, model_name: str, public_context: bytes, batch: bytes,
+                        *, version: int | None = None, module: Any = None) -> bytes:
     """Load ``model_name`` (audited), evaluate it on the client's ciphertexts under the
     client's public context, log ``he.evaluate`` and return the encrypted scores' bytes."""
-    model = ws.model(model_name, version, module=module, actor=actor, purpose=purpose)
-    return evaluate_model(ws, model, public_context, batch, actor=actor, purpose=purpose)
+    model = ws.model(model_name, version, module=module)
+    return evaluate_model(ws, model, public_context, batch)

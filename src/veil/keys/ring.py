@@ -212,6 +212,20 @@ class KeyRing:
         self._insert(pseudonym_key_id(epoch), "pseudonym", os.urandom(32), now)
         return epoch
 
+    # -- secrets kept outside the ring ----------------------------------------------------------
+    def wrap_secret(self, label: str, secret: bytes) -> bytes:
+        """Seal a secret another table stores (a TOTP seed) under the master key; ``label``
+        (e.g. ``totp:alice``) is bound in the associated data, so sealed bytes cannot be moved
+        to another row. Its owner re-wraps it on rotation (``Identities.rewrap``)."""
+        return _wrap(self._master, f"secret|{label}", secret)
+
+    def unwrap_secret(self, label: str, wrapped: bytes) -> bytes:
+        try:
+            return _unwrap(self._master, f"secret|{label}", wrapped)
+        except InvalidTag:
+            msg = f"wrapped secret {label} fails authentication"
+            raise IntegrityError(msg) from None
+
     # -- rotation -----------------------------------------------------------------------------
     def rotate(self, new_master: MasterKey) -> int:
         """Re-wrap every live key under ``new_master``; returns how many keys were re-wrapped."""

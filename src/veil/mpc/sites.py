@@ -35,11 +35,12 @@ from typing import Any
 
 import numpy as np
 
+from veil.access.scope import ADMINISTRATION
 from veil.errors import InputError, VeilError
 from veil.mpc import _inputs
 from veil.mpc.launch import STATISTICS, Result, joint
 from veil.mpc.precision import DEFAULT_RESOLUTION_BITS, check_bounds
-from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE, Workspace
+from veil.workspace import Workspace
 
 ACTION = "mpc.joint"
 #: statistics whose input is one column per party (argmax and logreg need other shapes)
@@ -67,8 +68,7 @@ def joint_over_workspaces(
     timeout: float | None = None,
     max_rows: int | None = None,
     resolution_bits: int = DEFAULT_RESOLUTION_BITS,
-    actor: str = DEFAULT_ACTOR,
-    purpose: str = DEFAULT_PURPOSE,
+    purpose: str = ADMINISTRATION,
     tls: bool = False,
 ) -> SitesResult:
     """Compute ``statistic`` over one column per workspace; record the result in every ledger.
@@ -94,7 +94,7 @@ def joint_over_workspaces(
         values = []
         for i, ((ws, version), (path, _, dataset, column)) in enumerate(zip(opened, specs,
                                                                            strict=True)):
-            frame = ws.read(dataset, version, columns=[column], actor=actor, purpose=purpose)
+            frame = ws.for_purpose(purpose).read(dataset, version, columns=[column])
             values.append(_values(frame.to_series(), statistic, i, path, dataset, column))
         rows = max_rows if max_rows is not None else 1 << max(
             0, sum(len(v) for v in values) - 1).bit_length()
@@ -108,8 +108,8 @@ def joint_over_workspaces(
         refs = [f"{spec[2]}@{version}" for (_, version), spec in zip(opened, specs, strict=True)]
         records = []
         for (ws, _), (path, _, _, column), resource in zip(opened, specs, refs, strict=True):
-            seq = ws.record(ACTION, resource, actor=actor, purpose=purpose,
-                            **_event(result, column, lo_hi, rows, resolution_bits, refs))
+            seq = ws.for_purpose(purpose).record(
+                ACTION, resource, **_event(result, column, lo_hi, rows, resolution_bits, refs))
             records.append((str(path), resource, seq))
     return SitesResult(result.statistic, result.value, result.parties, result.precision,
                        result.seconds, result.compute_seconds, result.outputs, result.tls,

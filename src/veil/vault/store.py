@@ -27,7 +27,7 @@ from __future__ import annotations
 import io
 import os
 import uuid
-from collections.abc import Callable, Iterator, Set
+from collections.abc import Callable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -110,8 +110,10 @@ class Vault:
             writer.finish()
         return name
 
-    def open(self, name: str, key: bytes, key_id: str) -> pl.DataFrame:
-        """Decrypt and decode a version; any change to the file raises ``VaultIntegrityError``."""
+    def open(self, name: str, key: bytes, key_id: str,
+             columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """Decrypt and decode a version (only ``columns``, if given: the whole file is still
+        authenticated); any change to the file raises ``VaultIntegrityError``."""
         try:
             blob = (self.root / name).read_bytes()
         except FileNotFoundError:
@@ -122,7 +124,8 @@ class Vault:
         except (InvalidTag, ValueError):
             msg = f"vault file {name} failed authentication"
             raise VaultIntegrityError(msg) from None
-        return pl.read_parquet(io.BytesIO(plain))
+        return pl.read_parquet(io.BytesIO(plain), columns=None if columns is None
+                               else list(columns))
 
     def discard(self, name: str) -> None:
         """Remove a file that no committed version refers to (an ingest that failed)."""

@@ -14,12 +14,21 @@ settings  dataset     digest of the stored settings                    ``dp_sett
 version   dataset     version, digest of the row                       ``versions``
 destroy   dataset     version                                          ``versions.destroyed``
 model     model name  version, digest of the row, weights fingerprint  ``models``
+row       table:key   table, key, digest of the row (None: removed)    a guarded table's row
+append    table:log   table, first and last id, digest of those rows   an append-only table
 ========  ==========  ===============================================  ===================
+
+Capabilities built on the store bind their own tables without changing this module: a table
+registered with :func:`guard_table` has every row bound by ``row`` binds (keyed by its primary
+key: purposes, consent snapshots, retention policies) or, for an append-only history, every row
+covered by exactly one ``append`` range. Their names hold a ``:``, which dataset and model names
+never do, so they cannot collide.
 
 Checks: :func:`check_dataset` (before every spend, cached answer or budget read: the dataset's
 budgets, spends and settings equal what its ledger entries say), :func:`check_row` (before a
 version or model is decrypted: the row equals the digest in its registration entry, and that
-entry is proven included in the signed head), :func:`verify` (everything, replayed from the
+entry is proven included in the signed head), :func:`check_table_row` (the same for a guarded
+table's row, before it is used), :func:`verify` (everything, replayed from the
 whole ledger, as ``Workspace.verify`` does). A digest covers a row exactly as SQLite stores it,
 read back inside the transaction that wrote it.
 
@@ -32,8 +41,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,9 +51,9 @@ from typing import Any
 from veil.errors import BoundStateError
 from veil.ledger import Ledger, Record
 
-__all__ = ["adopt", "bind_budget", "bind_destroy", "bind_model",
-           "bind_settings", "bind_spend", "bind_version", "check_dataset", "check_row",
-           "verify"]
+__all__ = ["adopt", "bind_appended", "bind_budget", "bind_destroy", "bind_model",
+           "bind_settings", "bind_spend", "bind_table_row", "bind_version", "check_dataset",
+           "check_row", "check_table_row", "guard_table", "verify"]
 
 _ROWS = {
     "version": ("SELECT d.name, v.version, v.file, v.key_id, v.schema, v.rows, v.subject_id, "
@@ -52,6 +62,10 @@ _ROWS = {
     "model": ("SELECT name, version, file, key_id, dataset, dataset_version, fingerprint, meta, "
               "created FROM models WHERE name = ? AND version = ?"),
 }
+
+
+_TABLE = re.compile(r"[a-z][a-z0-9_]*")
+_GUARDED: dict[str, str] = {}  # table -> "row" or "append" (see guard_table)
 
 
 def _digest(*values: Any) -> str:
@@ -104,6 +118,66 @@ def bind_model(conn: sqlite3.Connection, name: str, version: int,
             "digest": row_digest(conn, "model", name, version)}
 
 
+def guard_table(table: str, kind: str) -> None:
+    """Register a capability's table (``kind`` "row" or "append"), so :func:`verify` also
+    refuses rows that were added to it without any bind."""
+    if not _TABLE.fullmatch(table) or kind not in ("row", "append"):
+        raise ValueError(f"cannot guard table {table!r} with kind {kind!r}")
+    _GUARDED[table] = kind
+
+
+def _key_column(conn: sqlite3.Connection, table: str) -> str | None:
+    """The single-column primary key of ``table`` (None when there is no such table)."""
+    if not _TABLE.fullmatch(table):
+        raise ValueError(f"{table!r} is not a guarded table name")
+    keys = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[5]]
+    if len(keys) > 1:
+        raise ValueError(f"table {table!r} has a composite primary key; bind rows by one key")
+    return keys[0] if keys else None
+
+
+def table_row_digest(conn: sqlite3.Connection, table: str, key: str) -> str | None:
+    """SHA-256 of one row of a guarded table as stored (None if there is none)."""
+    column = _key_column(conn, table)
+    row = None if column is None else conn.execute(
+        f"SELECT * FROM {table} WHERE {column} = ?", (key,)).fetchone()  # noqa: S608
+    return None if row is None else _digest("row", table, *row)
+
+
+def _range_digest(conn: sqlite3.Connection, table: str, first: int, last: int) -> str:
+    if not _TABLE.fullmatch(table):
+        raise ValueError(f"{table!r} is not a guarded table name")
+    rows = conn.execute(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id",  # noqa: S608
+                        (first, last)).fetchall()
+    return _digest("append", table, len(rows), [list(r) for r in rows])
+
+
+def bind_table_row(conn: sqlite3.Connection, table: str, key: str) -> dict[str, Any]:
+    """Bind one row of a guarded table as it is now (``digest`` None: the row was removed)."""
+    return {"kind": "row", "name": f"{table}:{key}", "table": table, "key": key,
+            "digest": table_row_digest(conn, table, key)}
+
+
+def bind_appended(conn: sqlite3.Connection, table: str, first: int, last: int
+                  ) -> dict[str, Any]:
+    """Bind rows ``first..last`` (by ``id``) just appended to an append-only table."""
+    return {"kind": "append", "name": f"{table}:log", "table": table, "first": first,
+            "last": last, "digest": _range_digest(conn, table, first, last)}
+
+
+def check_table_row(conn: sqlite3.Connection, ledger: Ledger, table: str, key: str) -> None:
+    """Refuse a guarded table's row that differs from its newest ``row`` bind (proven in the
+    signed head), or that exists with no bind at all; a row that is absent and was never bound
+    (or whose removal was bound) passes, for the caller to report as unknown. Reads in one
+    snapshot, so a write committed meanwhile by another process is not taken for an edit."""
+    with _snapshot(conn):
+        found = ledger.find_bound(f"{table}:{key}", "row")
+        stored = table_row_digest(conn, table, key)
+    if (found["digest"] if found else None) != stored:
+        raise BoundStateError(f"the {table} row {key!r} differs from its ledger registration; "
+                              "the catalog was edited")
+
+
 # -- replay ---------------------------------------------------------------------------------
 @dataclass
 class _State:
@@ -114,6 +188,9 @@ class _State:
     settings: str | None = None
     rows: dict[tuple[str, int], str] = field(default_factory=dict)
     destroyed: set[int] = field(default_factory=set)
+    row: tuple[str, str, str | None] | None = None  # a guarded table's row: table, key, digest
+    appended: list[tuple[str, int, int, str]] = field(default_factory=list)
+    digest: str | None = None  # a registered kind's newest digest (see register_verifier)
 
     def add(self, bind: dict[str, Any]) -> None:
         kind = bind.get("kind")
@@ -129,6 +206,12 @@ class _State:
             self.rows[(kind, bind["version"])] = bind["digest"]
         elif kind == "destroy":
             self.destroyed.add(bind["version"])
+        elif kind == "row":
+            self.row = (bind["table"], bind["key"], bind["digest"])
+        elif kind == "append":
+            self.appended.append((bind["table"], bind["first"], bind["last"], bind["digest"]))
+        elif kind in _VERIFIERS:
+            self.digest = bind["digest"]
 
 
 def _binds(conn: sqlite3.Connection, name: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -247,7 +330,81 @@ def verify(conn: sqlite3.Connection) -> int:
                 version in states[name].destroyed):
             raise BoundStateError(f"{name}@{version} is marked destroyed differently in the "
                                   "catalog and the ledger")
+    _verify_tables(conn, states.values())
+    for prefix, verifier in (_VERIFIERS[kind] for kind in sorted(_VERIFIERS)):
+        verifier(conn, {n.removeprefix(prefix): s.digest for n, s in states.items()
+                        if n.startswith(prefix) and s.digest is not None})
     return count
+
+
+Verifier = Callable[[sqlite3.Connection, dict[str, str]], None]
+_VERIFIERS: dict[str, tuple[str, Verifier]] = {}
+
+
+def register_verifier(kind: str, prefix: str, verifier: Verifier) -> None:
+    """A bind ``kind`` whose binds are ``{"kind", "name": prefix + key, "digest"}`` and whose
+    rows a package checks itself: :func:`verify` hands ``verifier`` the newest digest of every
+    key, and it raises :class:`BoundStateError` on any difference (rows missing, extra or
+    altered)."""
+    _VERIFIERS[kind] = (prefix, verifier)
+
+
+def bind_digest(kind: str, prefix: str, key: str, digest: str) -> dict[str, Any]:
+    return {"kind": kind, "name": f"{prefix}{key}", "digest": digest}
+
+
+def check_digest(conn: sqlite3.Connection, kind: str, prefix: str, key: str,
+                 digest: str) -> None:
+    """Refuse ``key``'s rows when their digest is not the newest one bound (per use)."""
+    with _snapshot(conn):
+        newest = None
+        for _, bind in _binds(conn, f"{prefix}{key}"):
+            if bind.get("kind") == kind:
+                newest = bind["digest"]
+    if newest != digest:
+        raise BoundStateError(f"the {kind} {key!r} differs from its ledger registration; the "
+                              "catalog was edited")
+
+
+def _verify_tables(conn: sqlite3.Connection, states: Iterable[_State]) -> None:
+    """Guarded tables against their ``row`` and ``append`` binds (see :func:`guard_table`)."""
+    rows: dict[str, dict[str, str]] = {t: {} for t, k in _GUARDED.items() if k == "row"}
+    ranges: dict[str, list[tuple[int, int, str]]] = {
+        t: [] for t, k in _GUARDED.items() if k == "append"}
+    for state in states:
+        if state.row is not None:
+            table, key, digest = state.row
+            rows.setdefault(table, {})
+            if digest is not None:
+                rows[table][key] = digest
+        for table, first, last, digest in state.appended:
+            ranges.setdefault(table, []).append((first, last, digest))
+    for table, want in sorted(rows.items()):
+        column = _key_column(conn, table)
+        stored = set() if column is None else {r[0] for r in conn.execute(
+            f"SELECT {column} FROM {table}")}  # noqa: S608
+        if stored != set(want):
+            raise BoundStateError(f"the {table} table has {len(stored - set(want))} row(s) "
+                                  f"without a ledger registration and lacks "
+                                  f"{len(set(want) - stored)} registered row(s); the catalog "
+                                  "was edited")
+        changed = sorted(k for k in want if table_row_digest(conn, table, k) != want[k])
+        if changed:
+            raise BoundStateError(f"the {table} row(s) {changed[:5]} differ from their ledger "
+                                  "registration; the catalog was edited")
+    for table, spans in sorted(ranges.items()):
+        if _key_column(conn, table) is None:
+            if spans:
+                raise BoundStateError(f"the {table} table is gone; the catalog was edited")
+            continue
+        (stored,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608
+        bound = sum(last - first + 1 for first, last, _ in spans)
+        altered = sum(1 for first, last, digest in spans
+                      if _range_digest(conn, table, first, last) != digest)
+        if stored != bound or altered:
+            raise BoundStateError(f"the {table} history differs from the ledger: {stored} rows "
+                                  f"stored, {bound} registered, {altered} registered range(s) "
+                                  "altered; the catalog was edited")
 
 
 def adopt(conn: sqlite3.Connection) -> list[Record]:

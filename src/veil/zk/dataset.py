@@ -3,7 +3,7 @@ that their record is in it, verify with the published root alone.
 
 Flow::
 
-    owner:    c = commit_dataset(ws, "patients", columns=["pid", "age"], actor=..., purpose=...)
+    owner:    c = commit_dataset(ws.for_purpose(...), "patients", columns=["pid", "age"])
               publish c.root (Merkle root and size; the ledger holds it as a ``zk.commit`` entry)
     holder:   m = issue_membership(ws, "patients", 41, ...)   # their record, salt and path
     verifier: verify_membership(published_root, m)             # no workspace, no other records
@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from veil.errors import InputError, IntegrityError, KeyringError, NotFoundError
-from veil.workspace import DEFAULT_ACTOR, DEFAULT_PURPOSE
 from veil.zk import membership as _membership
 from veil.zk._codec import hex_bytes, json_object
 from veil.zk.membership import DatasetRoot, MembershipProof, MembershipTree
@@ -48,9 +47,9 @@ from veil.zk.membership import DatasetRoot, MembershipProof, MembershipTree
 if TYPE_CHECKING:
     import polars as pl
 
+    from veil.access.session import Session
     from veil.discover.redact import Pseudonymizer
     from veil.ledger.entry import Entry
-    from veil.workspace import Workspace
 
 __all__ = [
     "CREDENTIAL_TYPE",
@@ -179,7 +178,7 @@ def _salts(seed: bytes, size: int) -> list[bytes]:
     return [hmac.digest(seed, i.to_bytes(8, "big"), "sha256") for i in range(size)]
 
 
-def _key_epoch(ws: Workspace) -> int:
+def _key_epoch(ws: Session) -> int:
     """The current pseudonym key epoch, from the ledger's ``keys.rotate_pseudonym`` entries."""
     rotated = ws.ledger.tail(1, action="keys.rotate_pseudonym")
     return int(rotated[0].parameters["epoch"]) if rotated else 1
@@ -198,37 +197,35 @@ def _columns(columns: Sequence[str] | str | None, schema: Mapping[str, str]) -> 
     return chosen
 
 
-def _tree(ws: Workspace, ref: str, nonce: bytes, records: list[dict[str, Any]], *, actor: str,
-          purpose: str) -> MembershipTree:
-    seed = _seed(ws.pseudonymizer(actor=actor, purpose=purpose), ref, nonce)
+def _tree(ws: Session, ref: str, nonce: bytes, records: list[dict[str, Any]]
+          ) -> MembershipTree:
+    seed = _seed(ws.pseudonymizer(), ref, nonce)
     return MembershipTree.build(records, salts=_salts(seed, len(records)))
 
 
 def commit_dataset(
-    ws: Workspace,
+    ws: Session,
     name: str,
     *,
     version: int | None = None,
     columns: Sequence[str] | None = None,
-    actor: str = DEFAULT_ACTOR,
-    purpose: str = DEFAULT_PURPOSE,
 ) -> DatasetCommitment:
     """Commit one dataset version (newest by default) to a Merkle root over its rows, restricted
     to ``columns`` (default: all), and log it as ``zk.commit``. Publish ``.root``."""
     found = ws.version(name, version)
     chosen = _columns(columns, found.schema)
-    frame = ws.read(name, found.version, columns=chosen, actor=actor, purpose=purpose)
+    frame = ws.read(name, found.version, columns=chosen)
     nonce = secrets.token_bytes(_NONCE_SIZE)
     epoch = _key_epoch(ws)
-    tree = _tree(ws, found.ref, nonce, _records(frame), actor=actor, purpose=purpose)
+    tree = _tree(ws, found.ref, nonce, _records(frame))
     root = tree.root
-    seq = ws.record("zk.commit", found.ref, actor=actor, purpose=purpose, scheme=SCHEME,
+    seq = ws.record("zk.commit", found.ref, scheme=SCHEME,
                     root=root.root.hex(), size=root.size, columns=chosen, nonce=nonce.hex(),
                     key_epoch=epoch)
     return DatasetCommitment(found.dataset, found.version, tuple(chosen), root, seq)
 
 
-def _find_commit(ws: Workspace, name: str, version: int | None, root: str | None) -> Entry:
+def _find_commit(ws: Session, name: str, version: int | None, root: str | None) -> Entry:
     candidates = ([ws.version(name, version)] if version is not None
                   else list(reversed(ws.versions(name))))
     if root is not None:
@@ -248,14 +245,12 @@ def _find_commit(ws: Workspace, name: str, version: int | None, root: str | None
 
 
 def issue_membership(
-    ws: Workspace,
+    ws: Session,
     name: str,
     index: int,
     *,
     version: int | None = None,
     root: str | None = None,
-    actor: str = DEFAULT_ACTOR,
-    purpose: str = DEFAULT_PURPOSE,
 ) -> Membership:
     """The membership proof of row ``index`` (0-based) for a commitment made earlier: the one
     with ``root`` (hex), else the newest commitment of ``version`` (else the newest version).
@@ -280,14 +275,13 @@ def issue_membership(
             f"{epoch}; commit again and publish the new root")
     ref = entry.resource
     dataset, _, number = ref.rpartition("@")
-    frame = ws.read(dataset, int(number), columns=params["columns"], actor=actor,
-                    purpose=purpose)
+    frame = ws.read(dataset, int(number), columns=params["columns"])
     records = _records(frame)
-    tree = _tree(ws, ref, bytes.fromhex(params["nonce"]), records, actor=actor, purpose=purpose)
+    tree = _tree(ws, ref, bytes.fromhex(params["nonce"]), records)
     if tree.root != committed:
         raise IntegrityError(f"{ref} no longer rebuilds to its committed root "
                              f"{params['root'][:16]}…; the data or the pseudonym key changed")
-    ws.record("zk.prove", ref, actor=actor, purpose=purpose, scheme=SCHEME,
+    ws.record("zk.prove", ref, scheme=SCHEME,
               root=params["root"], size=committed.size, index=index, commit_seq=entry.seq)
     return Membership(records[index], tree.salt(index), tree.prove(index), committed)
 
