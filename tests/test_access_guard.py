@@ -386,7 +386,8 @@ def test_a_hand_edited_policy_is_refused(ws, person) -> None:
 
 def test_every_cli_command_acts_through_a_guarded_session() -> None:
     """Commands that touch a workspace open it with ``options(ctx).open()`` (the acting
-    session: a login, a token or the owner); only login/logout hold the workspace itself."""
+    session: a login, a token or the owner); only login/logout and serve (the service process
+    holds the key and opens a session per request) hold the workspace itself."""
     import typer.main
 
     from veil.cli.app import app
@@ -409,7 +410,7 @@ def test_every_cli_command_acts_through_a_guarded_session() -> None:
             acting = re.search(r"(opts|options\(ctx\))\.open\(", source) is not None
             if key in no_workspace:
                 assert not acting and "open_workspace" not in source, key
-            elif key in ("login", "logout"):
+            elif key in ("login", "logout", "serve"):
                 assert "open_workspace(" in source, key
             else:
                 assert acting and "open_workspace" not in source, key

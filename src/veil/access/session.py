@@ -60,7 +60,8 @@ class Session:
     METADATA: ClassVar[frozenset[str]] = frozenset({
         "path", "principal", "purpose", "versions", "version", "dataset_names", "datasets",
         "budget", "models", "witnesses", "for_purpose", "step_up", "users",
-        "policy", "purposes", "consent", "retention", "requests"})
+        "policy", "purposes", "consent", "retention", "requests",
+        "authorize"})  # authorize needs no right: it asks the guard about another call
 
     def __init__(self, store: Store, guard: Guard, identity: Identity,
                  purpose: str = ADMINISTRATION) -> None:
@@ -137,6 +138,13 @@ class Session:
         ``audit`` right); see :func:`veil.govern.lineage.of`."""
         self._allow(Operation.AUDIT)
         return lineage_graph.of(self._store, name)
+
+    def authorize(self, operation: Operation, *, dataset: str | None = None,
+                  columns: Sequence[str] = ()) -> None:
+        """Ask the guard now what a call will ask when it runs (a refusal is logged and
+        raised), so the service refuses long work before queueing it; the work asks again."""
+        record = None if dataset is None else self._store.version(dataset)
+        self._allow(operation, record=record, dataset=dataset, columns=columns)
 
     def _allow(self, operation: Operation, *, record: DatasetVersion | None = None,
                dataset: str | None = None, columns: Sequence[str] = ()) -> Scope:
@@ -340,8 +348,11 @@ class Session:
     def register_model(self, name: str, module: Any, encoding: Encoding, meta: dict[str, Any],
                        *, source: Any) -> Model:
         """Register a model trained elsewhere (a federation's global model): ``source`` names
-        what it learnt from (``dataset``, ``version``, ``fingerprint`` and ``ref``)."""
-        scope = self._allow(Operation.FEDERATE, dataset=source.dataset)
+        what it learnt from (``dataset``, ``version``, ``fingerprint`` and ``ref``). A
+        ``federate`` right on that dataset, or on the workspace when the source is no dataset
+        here (a federation's sites)."""
+        here = source.dataset in self._store.dataset_names()
+        scope = self._allow(Operation.FEDERATE, dataset=source.dataset if here else None)
         return train_service.register(self._store, scope, name, module, encoding, meta, source)
 
     def retrain(self, name: str) -> Model:

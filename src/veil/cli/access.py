@@ -4,20 +4,37 @@ who may use the workspace, and how they prove it.
 ``veil login`` keeps a short-lived session token (0600) in the user's config directory, per
 workspace; every later command acts as that user until ``veil logout`` or expiry. Without one
 (and without ``VEIL_TOKEN``) a command acts as the owner, the holder of the master key.
+``veil login --server URL`` signs in to a veil service instead and keeps its token for later
+``veil --server URL`` commands; ``veil logout --server URL`` revokes it there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from veil.cli.common import ENV_PASSWORD, forget_login, keep_login, options, out, print_json
-from veil.errors import InputError
+from veil.cli.common import (
+    ENV_PASSWORD,
+    Options,
+    err,
+    forget_login,
+    forget_server_login,
+    keep_login,
+    keep_server_login,
+    kept_server_login,
+    options,
+    out,
+    print_json,
+)
+from veil.errors import AccessError, InputError
 
 user_app = typer.Typer(help="Users and service accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for service accounts and scripts.", no_args_is_help=True)
@@ -37,28 +54,76 @@ def _secret(value: str | None, prompt: str, env: str | None = None) -> str:
 
 def login(
     ctx: typer.Context,
-    user: Annotated[str, typer.Argument(help="Your user name.")],
+    user: Annotated[str | None, typer.Argument(help="Your user name.")] = None,
+    user_option: Annotated[str | None, typer.Option(
+        "--user", help="Your user name (instead of the argument).")] = None,
     totp: Annotated[str | None, typer.Option(help="The code from your authenticator app.")] = None,
     recovery_code: Annotated[str | None, typer.Option(
         help="A one-time recovery code instead of the TOTP code.")] = None,
     hours: Annotated[float, typer.Option(help="How long the login lasts (at most 12).")] = 1.0,
+    server: Annotated[str | None, typer.Option(
+        help="Sign in to this veil service instead (same as `veil --server URL login`).")
+    ] = None,
+    ca: Annotated[Path | None, typer.Option(
+        help="CA file the service's certificate must chain to; kept with the login.")] = None,
 ) -> None:
     """Log in with your password (prompted, or VEIL_PASSWORD) and TOTP code; later commands act
-    as you. Five failures in a row lock the account."""
-    opts = options(ctx)
+    as you (with --server: later `veil --server URL` commands). Five failures in a row lock
+    the account."""
+    opts = _remote_options(ctx, server, ca)
+    if (user is None) == (user_option is None):
+        raise InputError("give your user name once: as the argument or as --user")
+    name = user or user_option or ""
     password = _secret(None, "Password", ENV_PASSWORD)
+    code = None if recovery_code else _secret(totp, "TOTP code")
+    if opts.server is not None:
+        with opts.remote(signed_in=False) as remote:
+            principal, token = remote.login(name, password, totp=code,
+                                            recovery_code=recovery_code, hours=hours)
+            where = keep_server_login(remote.url, token, remote.ca)
+        out.print(f"logged in to {remote.url} as {principal} for {hours:g} h (session kept "
+                  f"in {where})")
+        return
     with opts.open_workspace() as ws:
-        session = (ws.recover_login(user, password, recovery_code) if recovery_code
-                   else ws.login(user, password, _secret(totp, "TOTP code")))
+        session = (ws.recover_login(name, password, recovery_code) if recovery_code
+                   else ws.login(name, password, code or ""))
         where = keep_login(ws, ws.keep_login(session, hours=hours))
     out.print(f"logged in as {session.principal} for {hours:g} h (session kept in {where})")
 
 
-def logout(ctx: typer.Context) -> None:
-    """Forget the kept login of this workspace (it expires on its own too)."""
-    with options(ctx).open_workspace() as ws:
+def logout(
+    ctx: typer.Context,
+    server: Annotated[str | None, typer.Option(
+        help="Sign out of this veil service (its session is revoked there).")] = None,
+) -> None:
+    """Forget the kept login of this workspace (it expires on its own too); with --server,
+    revoke the service's session and forget it."""
+    opts = _remote_options(ctx, server, None)
+    if opts.server is not None:
+        from veil.api.remote import RemoteError, normalized
+
+        url = normalized(opts.server)
+        if not kept_server_login(url):
+            out.print(f"no kept login for {url}")
+            return
+        try:
+            with opts.remote(kept_only=True) as remote, contextlib.suppress(AccessError):
+                remote.logout()  # an expired or revoked session needs nothing more
+        except RemoteError as exc:
+            err.print(f"could not revoke the session on {url} ({exc.message}); it is forgotten "
+                      "here and expires on its own")
+        forget_server_login(url)
+        out.print(f"logged out of {url}")
+        return
+    with opts.open_workspace() as ws:
         removed = forget_login(ws)
     out.print("logged out" if removed else "no kept login for this workspace")
+
+
+def _remote_options(ctx: typer.Context, server: str | None, ca: Path | None) -> Options:
+    """The root options, with this command's own --server and --ca in front."""
+    opts = options(ctx)
+    return dataclasses.replace(opts, server=server or opts.server, ca=ca or opts.ca)
 
 
 # -- users ---------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from veil.cli import (
     train,
     zk,
 )
-from veil.cli.common import Options, options, out, print_json
+from veil.cli.common import Options, options, out, print_json, refuse_remote
 from veil.keys import generate_key_file
 from veil.workspace import DatasetVersion, Workspace
 
@@ -79,10 +79,18 @@ def root(
     purpose: Annotated[str, typer.Option(
         envvar="VEIL_PURPOSE", help="Why (logged; a registered purpose binds what may be "
         "used).")] = ADMINISTRATION,
+    server: Annotated[str | None, typer.Option(
+        help="Run the command on a veil service (https://host:8443) instead of a workspace "
+        "here; sign in first with `veil login --server`.")] = None,
+    ca: Annotated[Path | None, typer.Option(
+        envvar="VEIL_CA", help="CA file the --server certificate must chain to (default: the "
+        "one kept at login, else the system's).")] = None,
 ) -> None:
     """Exit codes: 0 ok, 1 other veil error, 2 bad input or unknown name, 3 key problem,
     4 integrity failure (tampering or corruption), 5 access refused or authentication failed."""
-    ctx.obj = Options(workspace, key_file, purpose)
+    ctx.obj = Options(workspace, key_file, purpose, server, ca)
+    if server is not None:
+        refuse_remote(ctx.invoked_subcommand)
 
 
 def _progress() -> Progress:
@@ -199,6 +207,33 @@ def destroy(
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8443,
+    cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM); default: one "
+                                              "issued from the workspace's CA.")] = None,
+    key: Annotated[Path | None, typer.Option(help="Its private key (PEM).")] = None,
+    plain_http: Annotated[bool, typer.Option(
+        "--plain-http", help="Serve without TLS (refused unless the address is loopback).")
+    ] = False,
+    threads: Annotated[int, typer.Option(min=1, help="Request threads.")] = 8,
+    ready: Annotated[Path | None, typer.Option(help="Write this file once listening.")] = None,
+) -> None:
+    """Serve the REST API and the dashboard over HTTPS (the process holds the master key;
+    people sign in with password and TOTP)."""
+    from veil.api.server import serve as run
+
+    opts = options(ctx)
+    with opts.open_workspace() as ws:
+        master = ws._store.ring.master
+    out.print(f"serving {opts.workspace} on {'http' if plain_http else 'https'}://{host}:{port}"
+              + ("" if plain_http or cert else f" (CA: {opts.workspace}.tls/ca.crt)"))
+    run(opts.workspace, master, host=host, port=port, cert=cert, key=key,
+        plain_http=plain_http, threads=threads, ready=ready)
+
+
+@app.command()
 def gc(ctx: typer.Context) -> None:
     """Delete sealed files no version or model refers to (left by crashes); safe while other
     processes ingest."""
@@ -217,6 +252,10 @@ def demo(
     overwrite: Annotated[bool, typer.Option(help="Replace an earlier demo's workspace and "
                                             "sites (never a directory the demo did not "
                                             "make).")] = False,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Then serve the workspace over HTTPS (REST API and dashboard) until "
+        "Ctrl-C, with a sign-in for the demo's analyst.")] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve (on 127.0.0.1).")] = 8443,
 ) -> None:
     """Generate synthetic patients into a fresh workspace and run veil end to end on them.
 
@@ -254,6 +293,38 @@ def demo(
         out.print(_federation_table(summary.federation))
     out.print(table)
     out.print(f"workspace: {workspace}  key file: {key_file}  clinic sites: {summary.sites}")
+    if serve:
+        _serve_demo(workspace, key_file, port)
+
+
+def _serve_demo(workspace: Path, key_file: Path, port: int, ready: Path | None = None) -> None:
+    """Serve the demo's workspace on 127.0.0.1 until Ctrl-C (``ready`` is written once it
+    listens). The demo's analyst gets a fresh password and second factor, printed here
+    (synthetic data; a real user enrols themselves)."""
+    import secrets
+
+    from veil.api.server import serve as run
+    from veil.demo.governance import ANALYST, STUDY
+
+    password = secrets.token_urlsafe(12)
+    with Workspace.open(workspace, key_file=key_file) as ws:
+        ws.users.set_password(ANALYST, password)
+        enrolled = ws.users.reset_mfa(ANALYST)
+        master = ws._store.ring.master
+    url, ca = f"https://127.0.0.1:{port}", workspace.with_name(f"{workspace.name}.tls") / "ca.crt"
+    example = "SELECT COUNT(*) FROM patients WHERE readmitted_30d = 1"
+    for line in (
+            "", f"serving {workspace} at {url} (dashboard {url}/ui/); trust the CA {ca}; "
+            "Ctrl-C stops it.",
+            f"sign in as {ANALYST} (DP queries on patients for purpose {STUDY!r}):",
+            f"  password     {password}",
+            f"  TOTP secret  {enrolled.secret} (an authenticator app, or: python -c "
+            f"\"import pyotp; print(pyotp.TOTP('{enrolled.secret}').now())\")",
+            f"  from the CLI veil login --server {url} --ca {ca} {ANALYST}",
+            f"               veil --server {url} --purpose {STUDY} query '{example}' "
+            "--epsilon 0.1"):
+        out.print(line, markup=False, highlight=False)
+    run(workspace, master, port=port, ready=ready)
 
 
 def _federation_table(comparison: Comparison) -> Table:

@@ -54,7 +54,7 @@ def query(
     if dataset is not None and dataset != parsed.dataset:
         raise InputError(f"the query reads FROM {parsed.dataset!r} but --dataset is {dataset!r}")
     with opts.open() as ws:
-        result = ws.query(parsed, epsilon=epsilon, delta=delta, rho=rho, alpha=alpha)
+        result = ws.query(sql, epsilon=epsilon, delta=delta, rho=rho, alpha=alpha)
     if as_json:
         print_json(result.to_dict() | {"remaining": result.remaining, "cached": result.cached})
         return

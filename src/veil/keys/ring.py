@@ -143,6 +143,12 @@ class KeyRing:
     def add_data_key(self, key_id: str, key: bytes, now: str) -> None:
         self._insert(key_id, "data", key, now)
 
+    @property
+    def master(self) -> MasterKey:
+        """The unlocked master key (for a process that serves the workspace from many
+        threads, each opening it with this key instead of asking for it again)."""
+        return self._master
+
     def data_key(self, key_id: str) -> bytes:
         return self._get(key_id)
 

@@ -90,6 +90,19 @@ class Workspace(Session):
             info.principal, roles=frozenset(info.roles), datasets=frozenset(info.datasets)),
             purpose)
 
+    def end_login(self, token: str) -> None:
+        """Revoke a kept login (signing out); an API token is left to its administrators."""
+        identities = self._guard.identities
+        info = identities.check_token(token, now=datetime.now(UTC))
+        if info.kind != "session":
+            return
+        with self._store.transaction() as stamp:
+            identities.revoke_token(info.token_id, now=datetime.now(UTC))
+            self._store.log(stamp, Scope(info.principal, ADMINISTRATION), "access.session.end",
+                            info.principal, token_id=info.token_id,
+                            bind=binding.bind_table_row(self._store.conn, "api_tokens",
+                                                        info.token_id))
+
     def keep_login(self, session: Session, *, hours: float = 1.0) -> str:
         """A short-lived token standing for ``session``'s login (what ``veil login`` keeps);
         returned once, stored hashed, revocable."""
