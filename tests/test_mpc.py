@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -219,6 +220,9 @@ def test_plaintext_beyond_this_machine_is_refused(tmp_path: Path, capsys) -> Non
     assert "192.0.2.7:9" in answer["message"]
     assert party_main([*args, "--tls", str(tmp_path)]) == 2  # and TLS needs this party's files
     assert "lacks party_0.crt, party_0.key, mpyc_ca.crt" in capsys.readouterr().out
+    # a refused run leaves no watchdog behind (one would end this process when it fired)
+    assert not [t for t in threading.enumerate()
+                if isinstance(t, threading.Timer) and t.is_alive() and not t.finished.is_set()]
 
 
 @pytest.mark.parametrize(("bad", "match"), [

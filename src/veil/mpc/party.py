@@ -147,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         args.statistic, max_rows=args.max_rows, parties=len(args.peers), terms=args.terms)
     timer = _watchdog(args.party, timeout)
     try:
+        return _run(args)
+    finally:  # whatever the outcome: a watchdog left running would end its process later
+        timer.cancel()
+
+
+def _run(args: argparse.Namespace) -> int:
+    """One party's run, reported as one JSON line (see :func:`main`)."""
+    try:
         precision = _precision(args)
         bounds = (args.bounds[0], args.bounds[1])
         values = _inputs.check(_inputs.load(args.input), args.statistic, party=args.party,
@@ -184,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
         _emit({"ok": False, "code": "federation",
                "message": f"party {args.party}: {type(exc).__name__}: {exc}"})
         return EXIT_ERROR
-    timer.cancel()
     _emit({"ok": True, "value": value, "seconds": seconds, "tls": secure,
            "precision": [precision.bit_length, precision.frac_bits]})
     return 0
