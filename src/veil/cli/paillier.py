@@ -15,19 +15,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from veil._atomic import atomic_write
 from veil.cli.common import options, out, print_json
 from veil.errors import InputError, NotFoundError
-
-if TYPE_CHECKING:
-    import polars as pl
-    from phe.paillier import PaillierPublicKey
-
-    from veil.he.paillier import EncryptedVector
 
 app = typer.Typer(help="Additive encrypted aggregation (Paillier): sums and means across "
                        "parties; only the key holder decrypts the total.", no_args_is_help=True)
@@ -84,7 +78,7 @@ def encrypt(
         opts = options(ctx)
         with opts.open() as ws:
             values = ws.read(dataset, columns=[column])[column]
-            made = _contribution(key, values)
+            made = paillier.encrypt_sum_count(key, values)
             ws.record("he.paillier.encrypt", ws.version(dataset).ref, column=column,
                       key_id=made.key_id)
     else:
@@ -93,23 +87,9 @@ def encrypt(
         frame, _ = read_source(file)  # type: ignore[arg-type]
         if column not in frame.columns:
             raise InputError(f"{file} has no column {column!r}")
-        made = _contribution(key, frame[column].cast(pl.Float64, strict=False))
+        made = paillier.encrypt_sum_count(key, frame[column].cast(pl.Float64, strict=False))
     atomic_write(out_file, made.to_json().encode())
     out.print(f"encrypted (sum, count) of {column!r} into {out_file}")
-
-
-def _contribution(key: PaillierPublicKey, values: pl.Series) -> EncryptedVector:
-    """The encrypted (sum, count) of a numeric column without nulls or NaN."""
-    import polars as pl
-
-    from veil.he import paillier
-
-    if not values.dtype.is_numeric():
-        raise InputError(f"column {values.name!r} is {values.dtype}, not numeric")
-    numbers = values.cast(pl.Float64)
-    if numbers.null_count() or numbers.is_nan().any():
-        raise InputError(f"column {values.name!r} holds nulls or NaN; impute or drop them")
-    return paillier.encrypt_vector(key, [float(numbers.sum()), float(len(numbers))])
 
 
 @app.command()

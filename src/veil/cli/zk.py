@@ -29,7 +29,14 @@ from veil.zk.dataset import (
 from veil.zk.group import N, base_mul, decode_point, encode_scalar
 from veil.zk.membership import DatasetRoot
 from veil.zk.pedersen import commit
-from veil.zk.rangeproof import DEFAULT_AGE_BITS, RangeProof, prove_at_least, verify_at_least
+from veil.zk.rangeproof import (
+    AGE_CONTEXT,
+    AGE_TYPE,
+    DEFAULT_AGE_BITS,
+    RangeProof,
+    prove_at_least,
+    verify_at_least,
+)
 from veil.zk.session import NONCE_SIZE, login_context
 
 app = typer.Typer(
@@ -39,10 +46,7 @@ app = typer.Typer(
 )
 
 KEY_TYPE = "veil.zk.schnorr-key"
-AGE_TYPE = "veil.zk.age-proof"
 OPENING_TYPE = "veil.zk.opening"
-AGE_CONTEXT = "veil.zk.age/cli"
-"""Default context of ``prove-age``/``verify-age``; a verifier should pass its own fresh one."""
 
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write here (default: stdout).")]
 

@@ -21,15 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import polars as pl
 from phe import EncodedNumber, paillier, util
 from phe.paillier import EncryptedNumber, PaillierPrivateKey, PaillierPublicKey
 
 from veil.errors import InputError
 
 __all__ = ["DEFAULT_BITS", "MIN_BITS", "PRECISION", "EncryptedVector", "Keypair", "aggregate",
-           "decrypt_vector", "encrypt_vector", "generate_keypair", "gmpy2_active", "key_id",
-           "mean", "private_key_from_json", "private_key_to_json", "public_key_from_json",
-           "public_key_to_json"]
+           "decrypt_vector", "encrypt_sum_count", "encrypt_vector", "generate_keypair",
+           "gmpy2_active", "key_id", "mean", "private_key_from_json", "private_key_to_json",
+           "public_key_from_json", "public_key_to_json"]
 
 DEFAULT_BITS = 3072
 MIN_BITS = 2048
@@ -121,6 +122,17 @@ def encrypt_vector(public_key: PaillierPublicKey, values: Iterable[float]) -> En
     except ValueError as exc:  # the value overflows the plaintext space
         raise InputError(f"value too large for this key: {exc}") from None
     return EncryptedVector(key_id(public_key), enc, 1)
+
+
+def encrypt_sum_count(key: PaillierPublicKey, values: pl.Series) -> EncryptedVector:
+    """A party's contribution: the encrypted (sum, count) of a numeric column without nulls
+    or NaN (the aggregate's mean is the total sum over the total count)."""
+    if not values.dtype.is_numeric():
+        raise InputError(f"column {values.name!r} is {values.dtype}, not numeric")
+    numbers = values.cast(pl.Float64)
+    if numbers.null_count() or numbers.is_nan().any():
+        raise InputError(f"column {values.name!r} holds nulls or NaN; impute or drop them")
+    return encrypt_vector(key, [float(numbers.sum()), float(len(numbers))])
 
 
 def aggregate(vectors: Sequence[EncryptedVector]) -> EncryptedVector:

@@ -50,6 +50,8 @@ from veil.zk.pedersen import Opening
 from veil.zk.transcript import Transcript, require_context
 
 __all__ = [
+    "AGE_CONTEXT",
+    "AGE_TYPE",
     "DEFAULT_AGE_BITS",
     "MAX_BITS",
     "RangeProof",
@@ -67,6 +69,10 @@ MAX_BITS = 64
 """Largest ``k`` accepted: ranges up to 2^64 (proof size and time grow linearly in ``k``)."""
 DEFAULT_AGE_BITS = 7
 """Default window for :func:`prove_at_least`: ``t <= v < t + 128`` (18..145 for an age check)."""
+AGE_TYPE = "veil.zk.age-proof"
+"""The ``type`` of an age-proof document (``veil zk prove-age``, ``POST /zk/verify-age``)."""
+AGE_CONTEXT = "veil.zk.age/cli"
+"""Default context of an age proof; a verifier should pass its own fresh one."""
 _NEG_G = -G
 
 

@@ -22,15 +22,13 @@ from veil.api.models import PROBLEMS, Answer, Body, Name, Verdict
 from veil.api.routes._common import needs
 from veil.api.routes.federated import server_workspace
 from veil.api.routes.models import MAX_ROWS, Row, table
-from veil.cli.paillier import _contribution
-from veil.cli.zk import AGE_CONTEXT, AGE_TYPE
 from veil.errors import InputError
 from veil.mpc.sites import COLUMN_STATISTICS, joint_over_workspaces
 from veil.zk import ProofError, RangeProof, SchnorrProof, login_context, schnorr, verify_at_least
 from veil.zk.dataset import Membership, verify_membership
 from veil.zk.group import POINT_SIZE
 from veil.zk.membership import DatasetRoot
-from veil.zk.rangeproof import DEFAULT_AGE_BITS
+from veil.zk.rangeproof import AGE_CONTEXT, AGE_TYPE, DEFAULT_AGE_BITS
 from veil.zk.session import NONCE_SIZE
 
 router = APIRouter(tags=["crypto"], responses=PROBLEMS)
@@ -138,8 +136,8 @@ async def paillier_sum(body: PaillierSum, caller: Current) -> PaillierTotal:
         parts = [paillier.EncryptedVector.from_json(key, p.model_dump_json())
                  for p in body.parts]  # malformed parts are refused before anything is read
         record = s.version(body.dataset, body.version)
-        made = _contribution(key, s.read(body.dataset, record.version,
-                                         [body.column])[body.column])
+        column = s.read(body.dataset, record.version, [body.column])[body.column]
+        made = paillier.encrypt_sum_count(key, column)
         s.record("he.paillier.encrypt", record.ref, column=body.column, key_id=made.key_id)
         summed = paillier.aggregate([made, *parts])
         return PaillierTotal(key_id=summed.key_id, parties=summed.count,
