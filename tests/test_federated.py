@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from functools import partial
 from pathlib import Path
 
@@ -366,18 +367,33 @@ def test_secure_aggregation_tolerates_a_dropout_mid_round(tmp_path: Path, make_s
         assert json.loads(_entries(site, "federated.spend")[-1].params)["unit"] == "site"
 
 
+class _Niceness:
+    """An honest site that writes the niceness its process runs at to ``path``."""
+
+    def __init__(self, learner: Learner, path: Path) -> None:
+        self.learner, self.path = learner, path
+
+    def to_client(self):
+        self.path.write_text(str(os.nice(0)))
+        return self.learner.to_client()
+
+
 @pytest.mark.slow
 def test_faulty_updates_are_excluded_and_too_few_sites_fail_clearly(
-        four_sites: list[Site]) -> None:
+        four_sites: list[Site], tmp_path: Path) -> None:
     from veil.federated.apps import client_app
 
     faults = {1: "malformed", 2: "oversized"}
+    niceness = tmp_path / "niceness"
     fed = _federation(four_sites, rounds=1, min_sites=2)
     recorder = simulate(fed, client=client_app(fed, wrap=lambda i, learner: _Faulty(
-        learner, faults[i]) if i in faults else learner), cpus=2)
+        learner, faults[i]) if i in faults else _Niceness(learner, niceness) if i == 0
+        else learner), cpus=2)
     assert recorder.error is None, recorder.error
     reasons = sorted(e["reason"].split(":")[0] for e in recorder.rounds[0]["excluded"])
     assert reasons == ["malformed", "oversized"] and recorder.rounds[0]["sites"] == 2
+    # the simulated sites run at this process's priority, not Ray's default niceness 15
+    assert int(niceness.read_text()) == os.nice(0)
 
     fed = _federation(four_sites, rounds=1, min_sites=3)
     with pytest.raises(FederationError, match="fewer than min_sites 3"):

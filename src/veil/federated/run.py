@@ -68,6 +68,9 @@ def simulate(federation: Federation, *, client: Any = None, cpus: int | None = N
     recorder = Recorder(history=[] if history else None)
     cpus = cpus or os.cpu_count() or 1
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    # Ray runs its workers (here: the simulated sites) at niceness 15, which starves them on a
+    # busy machine (a few % of a CPU beside one busy process); they are this run's own work
+    os.environ.setdefault("RAY_worker_niceness", "0")
     flower = logging.getLogger("flwr")
     level = flower.level
     if not verbose:  # Flower's per-round INFO and its deprecation notice for run_simulation
