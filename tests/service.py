@@ -140,7 +140,8 @@ class Served:
         if token:
             headers["authorization"] = f"Bearer {token}"
         trust = ssl.create_default_context(cafile=str(self.ca))
-        return httpx.Client(base_url=self.url, verify=trust, headers=headers, timeout=120)
+        # no deadline of our own: a busy machine only makes a request slower
+        return httpx.Client(base_url=self.url, verify=trust, headers=headers, timeout=None)
 
     def kill(self) -> None:
         """kill -9 (what a power cut does)."""
