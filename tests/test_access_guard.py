@@ -182,6 +182,9 @@ def _calls(ws: Workspace, frame: pl.DataFrame, root: Path) -> dict[str, tuple]:
         "requests.status": ({Op.DSAR}, lambda s: s.requests.status("nope")),
         "lineage": ({Op.AUDIT}, lambda s: s.lineage("patients")),
         "retrain": ({Op.DP_TRAIN}, lambda s: s.retrain("patients.readmitted_30d")),
+        "attack": ({Op.MODEL_USE, Op.RAW_READ}, lambda s: s.attack(
+            "patients.readmitted_30d", kind="attribute", sensitive="sex", bins=2)),
+        "attacks": ({Op.AUDIT}, lambda s: s.attacks()),
     }
 
 

@@ -3,6 +3,7 @@
 import veil
 import veil.access
 import veil.anonymize
+import veil.attacks
 import veil.discover
 import veil.federated
 import veil.govern
@@ -37,7 +38,10 @@ def test_exported_names():
         "DatasetRetention", "Flag", "LawfulBasis", "Lineage", "Purpose", "Receipt",
         "Rectification", "RequestStatus", "Retention", "RetentionReport", "Source",
         "SpecialCondition", "consent", "dsar", "lineage", "purposes", "retention"]
-    for module in (veil, veil.access, veil.anonymize, veil.discover, veil.federated,
+    assert sorted(veil.attacks.__all__) == ["attribute", "audit", "linkage", "membership",
+                                            "metrics", "reconstruction", "references"]
+    for module in (veil, veil.access, veil.anonymize, veil.attacks, veil.discover,
+                   veil.federated,
                    veil.govern, veil.he, veil.keys, veil.ledger, veil.mpc, veil.workspace,
                    veil.zk):
         for name in module.__all__:

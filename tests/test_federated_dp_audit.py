@@ -21,8 +21,8 @@ from flwr.compat.common import recorddict_compat as compat
 from flwr.server.strategy import FedAdam, FedAvg
 from flwr.supercore.differential_privacy import KEY_CLIPPING_NORM
 
-from _audit import epsilon_lower_bound
 from _federated import NoClients, Proxy, fit
+from veil.attacks.audit import audit_federated, central_dp_round
 from veil.errors import FederationError
 from veil.federated import Federation, Privacy, Site
 from veil.federated.privacy import (
@@ -42,21 +42,12 @@ Z = noise_multiplier(CLAIM, DELTA, 1)  # one round spending exactly (CLAIM, DELT
 DIRECTION = np.array([3.0, 4.0]) / 5.0  # a unit vector: every update below has norm C
 
 
-def _central(signs: list[float], cohort: int, seed: int, dim: int = 2,
-             strategy=None) -> np.ndarray:
-    """The global weights CentralDP releases when the sites that answer send clipped updates
-    ``sign * C`` along ``DIRECTION`` (``dim == 2``) or ``sign * C`` in every coordinate (a
-    batch of independent one-coordinate releases: the aggregation works coordinate by
-    coordinate), from global weights 0.1 and Opacus' sampler seeded with ``seed``."""
-    wrapper = CentralDP(strategy or FedAvg(), Z, C, cohort)
-    start = np.full(dim, 0.1, np.float32)
-    wrapper.configure_fit(1, ndarrays_to_parameters([start]), NoClients())
-    step = C * (DIRECTION if dim == 2 else np.ones(dim))
-    results = [(Proxy(i), fit([(start + s * step).astype(np.float32)]))
-               for i, s in enumerate(signs)]
+def _central(signs: list[float], cohort: int, seed: int, strategy=None) -> np.ndarray:
+    """The global weights CentralDP releases (the audit's own round, from global weights 0.1)
+    when the sites that answer send clipped updates ``sign * C`` along ``DIRECTION``, with
+    Opacus' sampler seeded with ``seed``."""
     torch.manual_seed(seed)
-    aggregated, _ = wrapper.aggregate_fit(1, results, [])
-    return parameters_to_ndarrays(aggregated)[0].astype(np.float64)
+    return central_dp_round(signs, DIRECTION, cohort, Z, C, strategy)
 
 
 # -- central: one site moves the release by at most C / cohort ------------------------------
@@ -105,13 +96,13 @@ def test_the_server_optimizer_steps_on_the_noisy_release() -> None:
 
 def test_central_audit_finds_no_more_epsilon_than_claimed() -> None:
     """A million releases per world (one per coordinate) of a round calibrated to (1, 1e-5):
-    10 sites at +C against the same plus one at -C, cohort 11. Fixed seeds. Over other seeds
-    the bound ranged 0.63-0.84, so both asserts hold with a wide margin; the lower one says
+    10 sites at +C against the same plus one at -C, cohort 11. Fixed seed. Over other seeds
+    the bound ranged 0.57-0.76, so both asserts hold with a wide margin; the lower one says
     the audit has power (the old mean-based release gives a bound near 1.7 here)."""
-    one = _central([1.0] * 10, cohort=11, seed=1, dim=1_000_000)
-    other = _central([1.0] * 10 + [-1.0], cohort=11, seed=2, dim=1_000_000)
-    found = epsilon_lower_bound(one, other, DELTA)
-    assert 0.4 < found <= CLAIM
+    result = audit_federated("central", epsilon=CLAIM, delta=DELTA, clipping_norm=C, sites=10,
+                             samples=1_000_000, seed=1)
+    assert result.claimed_epsilon <= CLAIM
+    assert 0.4 < result.lower_bound <= result.claimed_epsilon
 
 
 # -- local: each message moves by at most C, whatever the server asks ------------------------
@@ -135,13 +126,9 @@ def test_local_audit_finds_no_more_epsilon_than_claimed() -> None:
     seed; over other seeds the bound ranged 0-0.6, far under the claim (20,000 samples are
     too few to show more at this noise; the exact check is the test above). The server only
     ever sees these messages (or their SecAgg+ sum), so anything it computes keeps it."""
-    torch.manual_seed(11)
-    one = [local_release([np.array([C], np.float32)], [np.zeros(1, np.float32)], C, Z * C)[0][0]
-           for _ in range(20_000)]
-    other = [local_release([np.zeros(1, np.float32)], [np.zeros(1, np.float32)], C, Z * C)[0][0]
-             for _ in range(20_000)]
-    found = epsilon_lower_bound(np.array(one), np.array(other), DELTA)
-    assert found <= CLAIM
+    result = audit_federated("local", epsilon=CLAIM, delta=DELTA, clipping_norm=C,
+                             samples=20_000, seed=11)
+    assert result.lower_bound <= result.claimed_epsilon
 
 
 def test_the_local_mod_ignores_the_servers_clipping_and_noise() -> None:

@@ -14,6 +14,7 @@ The owner's session is the :class:`~veil.workspace.Workspace` itself (the master
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from veil.access.policy import Operation
 from veil.access.scope import ADMINISTRATION, Scope
 from veil.anonymize import workflow
 from veil.anonymize.release import Release
+from veil.attacks import service as attacks
 from veil.discover.redact import Pseudonymizer
 from veil.dp import budget as dp_budget
 from veil.dp import service as dp_service
@@ -377,6 +379,67 @@ class Session:
             (name, found)).fetchone()[0]
         scope = self._allow(Operation.MODEL_USE, dataset=dataset)
         return train_service.load(self._store, scope, name, found, module)
+
+    # -- attacks on our own outputs ------------------------------------------------------------
+    def attack(self, artifact: str, *, kind: str, version: int | None = None,
+               **params: Any) -> dict[str, Any]:
+        """Attack ``artifact`` the way an adversary would, with the workspace's ground truth to
+        score it, and record the result with the artifact and in the ledger (see
+        :mod:`veil.attacks.service`). ``kind``: ``membership`` or ``attribute`` (a model
+        name), ``linkage`` (a release), ``reconstruction`` (a dataset, through DP queries) or
+        ``audit`` (a DP mechanism: ``query``, ``dpsgd`` or ``federated``). Attacking a model
+        reads the rows it learnt from: a ``raw_read`` right on its dataset and ``model_use``."""
+        if kind in ("membership", "attribute"):
+            return self._attack_model(artifact, kind, version, params)
+        if kind == "linkage":
+            return self._attack_release(artifact, version, params)
+        if kind == "reconstruction":
+            record = self._store.version(artifact, version)
+            chosen = attacks.settings(kind, params)
+            scope = self._allow(Operation.RAW_READ, record=record,
+                                columns=[record.subject_id, chosen["secret"]])
+            return attacks.reconstruction(self, self._store, scope, record, **chosen)
+        if kind == "audit":
+            return attacks.audit(self._store, self._allow(Operation.AUDIT), artifact, params)
+        raise InputError(f"unknown attack kind {kind!r}; kinds are {list(attacks.KINDS)}")
+
+    def _attack_model(self, name: str, kind: str, version: int | None,
+                      params: dict[str, Any]) -> dict[str, Any]:
+        found = train_service.version_of(self._store, name, version)
+        (text,) = self._store.conn.execute(
+            "SELECT meta FROM models WHERE name = ? AND version = ?", (name, found)).fetchone()
+        meta = json.loads(text)
+        source = self._store.version(meta["dataset"], meta["dataset_version"])
+        columns = [*meta["encoding"]["order"], meta["encoding"]["target"]]
+        self._allow(Operation.MODEL_USE, record=source)
+        scope = self._allow(Operation.RAW_READ, record=source, columns=columns)
+        run = attacks.membership if kind == "membership" else attacks.attribute
+        return run(self._store, scope, name, found, **attacks.settings(kind, params))
+
+    def _attack_release(self, name: str, version: int | None,
+                        params: dict[str, Any]) -> dict[str, Any]:
+        """Linkage against a release (or raw data): the reader's view of it, and the raw
+        source and token map that say who each row is (a ``raw_read`` right on the source)."""
+        record = self._store.version(name, version)
+        chosen = attacks.settings("linkage", params)
+        source_ref = record.provenance.get("from")
+        parent = None if source_ref is None else lineage_graph.Source.parse(source_ref)
+        origin = record if parent is None else self._store.version(parent.dataset,
+                                                                   parent.version)
+        view = self.read(name, record.version)
+        source = self.read(origin.dataset, origin.version)
+        link = record.provenance.get("tokens")
+        token_map = (self.read(link["dataset"], link["version"])
+                     if record.provenance.get("source") == "safe_harbor" else None)
+        scope = self._allow(Operation.RAW_READ, record=origin, columns=list(source.columns))
+        return attacks.linkage(self._store, scope, record, view, source, origin.subject_id,
+                               token_map, **chosen)
+
+    def attacks(self, artifact: str | None = None) -> list[dict[str, Any]]:
+        """The attack results recorded (against ``artifact``, a model, release, dataset or
+        mechanism name, when given), oldest first."""
+        self._allow(Operation.AUDIT)
+        return attacks.results(self._store, artifact=artifact)
 
     # -- keys ----------------------------------------------------------------------------------
     def rotate_keys(self, *, passphrase: str | None = None,

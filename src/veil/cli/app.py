@@ -14,6 +14,7 @@ from veil.access.scope import ADMINISTRATION
 from veil.cli import (
     access,
     anonymize,
+    attack,
     audit,
     dp,
     federate,
@@ -65,6 +66,7 @@ app.add_typer(federate.app, name="federate")
 app.add_typer(he.app, name="he")
 app.add_typer(mpc.app, name="mpc")
 app.add_typer(zk.app, name="zk")
+app.add_typer(attack.app, name="attack")
 
 
 @app.callback()
@@ -289,6 +291,10 @@ def demo(
         for how, accuracy in summary.models:
             models.add_row(how, f"{accuracy:.4f}")
         out.print(models)
+    if summary.attacks:
+        out.print(attack.leakage_table(summary.attacks))
+    if summary.audit is not None:
+        out.print(attack.audit_line(summary.audit))
     if summary.federation is not None:
         out.print(_federation_table(summary.federation))
     out.print(table)

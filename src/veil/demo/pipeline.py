@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -33,7 +33,11 @@ from veil.ledger import verify_inclusion
 from veil.train.features import Encoding
 from veil.workspace import Workspace, fingerprint
 
+if TYPE_CHECKING:
+    from veil.attacks.membership import MembershipResult
+
 DATASET = "patients"
+REFERENCES = 16  # reference models per set in the demo's membership attacks
 PURPOSE = "demo"
 MARKER = ".veil-demo"
 """A file the demo writes into each directory it makes; ``--overwrite`` deletes nothing else."""
@@ -42,10 +46,23 @@ BOUNDS = {"glucose_mg_dl": (40.0, 450.0), "bmi": (10.0, 70.0), "hba1c_pct": (3.0
           "systolic_bp": (60.0, 250.0), "cholesterol_mg_dl": (80.0, 400.0)}
 
 
-def baseline_accuracy(frame: pl.DataFrame, encoding: Encoding, *, epochs: int = 5) -> float:
-    """The same model trained without privacy on the same split, for comparison only."""
+@dataclass(frozen=True)
+class Baseline:
+    """The readmission model trained without privacy on an 80/20 split, for comparison only
+    (never registered): its accuracy, and its membership attack beside the DP model's."""
+
+    accuracy: float
+    attack: MembershipResult
+
+
+def baseline(frame: pl.DataFrame, encoding: Encoding, *, epochs: int = 5,
+             references: int = REFERENCES) -> Baseline:
+    """Train the baseline with the DP models' recipe (SGD, lr 0.5, batches of 256) but no
+    clipping or noise, and attack it as :meth:`Session.attack` attacks a registered one."""
     import torch
 
+    from veil.attacks.membership import membership
+    from veil.attacks.references import Recipe
     from veil.train.model import build
 
     rows = frame.sample(fraction=1.0, shuffle=True, seed=7)
@@ -61,7 +78,15 @@ def baseline_accuracy(frame: pl.DataFrame, encoding: Encoding, *, epochs: int = 
             optimizer.step()
     with torch.no_grad():
         predicted = model(torch.from_numpy(x[cut:])).argmax(dim=1).numpy()
-    return float((predicted == y[cut:]).mean())
+
+    def query(rows: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(rows)).numpy()
+
+    recipe = Recipe((x.shape[1], 64, len(encoding.classes)), epochs, 256, 0.5, "sgd")
+    attacked = membership(query, recipe, (x[:cut], y[:cut]), (x[cut:], y[cut:]),
+                          references=references, bootstrap=100)
+    return Baseline(float((predicted == y[cut:]).mean()), attacked)
 
 
 @dataclass(frozen=True)
@@ -81,6 +106,8 @@ class DemoSummary:
     release: Release | None = None
     statistics: list[tuple[str, DPResult]] = field(default_factory=list)
     models: list[tuple[str, float]] = field(default_factory=list)  # (how trained, accuracy)
+    attacks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (model, result)
+    audit: dict[str, Any] | None = None  # the DP query mechanism's epsilon audit
     federation: Comparison | None = None
     encrypted_risk: tuple[str, float, float] | None = None  # patient, HE risk, plaintext risk
     secure_mean: tuple[float, float] | None = None  # MPC result, plaintext
@@ -143,6 +170,7 @@ def run_demo(
     _fresh(path, overwrite)
     summary = DemoSummary(path, sites_path(path))
     frame = None
+    plain: Baseline | None = None
     owner: Workspace | None = None
     ws: Session | None = None  # the owner acting for the demo's purpose
 
@@ -218,11 +246,27 @@ def run_demo(
                             delta=1e-5, name=f"readmission-eps{epsilon:g}", epochs=5, lr=0.5)
             summary.models.append((f"DP-SGD, epsilon {epsilon:g}",
                                    made.meta["metrics"]["accuracy"]))
-        summary.models.append(("no privacy (baseline, not released)",
-                               baseline_accuracy(frame, made.encoding)))
+        nonlocal plain
+        plain = baseline(frame, made.encoding)
+        summary.models.append(("no privacy (baseline, not released)", plain.accuracy))
         left = ws.budget(DATASET)
         return (f"readmission model at epsilon 1 and 8, registered with model cards; epsilon "
                 f"{left.left.epsilon:g} of {left.budget.epsilon:g} left")
+
+    def attacks() -> str:
+        assert plain is not None  # the models step trained the baseline
+        attacked = ws.attack("readmission-eps1", kind="membership", references=REFERENCES,
+                             bootstrap=100)["result"]
+        summary.attacks = [("no privacy (baseline)", plain.attack.to_dict()),
+                           ("DP-SGD, epsilon 1", attacked)]
+        summary.audit = ws.attack("query", kind="audit", samples=100_000)["result"]
+        best = {how: max(r["tpr_at_fpr"]["0.01"] for r in result["attacks"].values())
+                for how, result in summary.attacks}
+        return (f"membership inference (loss, LiRA, RMIA; {REFERENCES} references): best TPR "
+                f"at 1 % FPR {100 * best['no privacy (baseline)']:.2f} % without privacy, "
+                f"{100 * best['DP-SGD, epsilon 1']:.2f} % at epsilon 1 (ceiling "
+                f"{100 * attacked['dp_bound']['0.01']:.2f} %); DP count audit: epsilon >= "
+                f"{summary.audit['lower_bound']:.3f} of {summary.audit['claimed_epsilon']:g}")
 
     def federated() -> str:
         _mark(summary.sites)
@@ -275,6 +319,7 @@ def run_demo(
                              ("discover personal data", discover), ("read back", read_back),
                              ("anonymize a release", release),
                              ("DP statistics", statistics), ("DP-SGD models", models),
+                             ("attack our own models", attacks),
                              ("purpose, consent, access, erasure", governance),
                              ("federated learning", federated),
                              ("encrypted risk score (HE)", encrypted_score),

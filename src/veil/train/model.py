@@ -15,7 +15,7 @@ from torch import nn
 from veil.errors import InputError
 from veil.train.features import Encoding
 
-__all__ = ["ARCHITECTURES", "Model", "build", "pack", "unpack"]
+__all__ = ["ARCHITECTURES", "Model", "Split", "build", "pack", "split_of", "unpack"]
 
 ARCHITECTURES = ("logreg", "mlp")
 
@@ -30,11 +30,39 @@ def build(architecture: str, inputs: int, classes: int, hidden: int = 64) -> nn.
                      "a torch module")
 
 
-def pack(model: nn.Module) -> pl.DataFrame:
-    """The weights as a one-cell frame, for the vault."""
+@dataclass(frozen=True)
+class Split:
+    """Which rows of the training version (positions in it) the model learnt from and which it
+    held out: the ground truth a membership attack is scored against. Sealed with the
+    weights, so it is as secret and as tamper-evident as they are."""
+
+    members: np.ndarray
+    held_out: np.ndarray
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(buffer, members=self.members.astype(np.int64),
+                 held_out=self.held_out.astype(np.int64))
+        return buffer.getvalue()
+
+
+def pack(model: nn.Module, split: Split | None = None) -> pl.DataFrame:
+    """The weights (and the training split, when known) as a one-row frame, for the vault."""
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
-    return pl.DataFrame({"state_dict": [buffer.getvalue()]}, schema={"state_dict": pl.Binary})
+    cells = {"state_dict": [buffer.getvalue()]}
+    if split is not None:
+        cells["split"] = [split.to_bytes()]
+    return pl.DataFrame(cells, schema={name: pl.Binary for name in cells})
+
+
+def split_of(frame: pl.DataFrame) -> Split | None:
+    """The training split sealed beside the weights; None for a model registered without one
+    (a federation's, or one trained before veil kept it)."""
+    if "split" not in frame.columns:
+        return None
+    arrays = np.load(io.BytesIO(frame["split"][0]), allow_pickle=False)
+    return Split(arrays["members"], arrays["held_out"])
 
 
 def unpack(frame: pl.DataFrame, model: nn.Module) -> nn.Module:

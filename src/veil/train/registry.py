@@ -11,6 +11,7 @@ a workspace does not wait for it.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["SCHEMA", "card"]
@@ -72,8 +73,40 @@ def _privacy_rows(meta: dict[str, Any]) -> list[tuple[str, str]]:
             ("Noise", f"{noise}; noise multiplier {z:.4g}, {privacy['rounds']} rounds")]
 
 
-def card(meta: dict[str, Any]) -> tuple[str, str]:
-    """The model card in Markdown and in HTML."""
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f} %"
+
+
+def _leakage_rows(attack: dict[str, Any]) -> list[tuple[str, str]]:
+    """One stored attack result as card rows: (what was tried, what it reached)."""
+    result, when = attack["result"], attack["recorded"][:10]
+    if attack["attack"] == "attribute":
+        gain = result["advantage"]
+        return [(f"{result['mode'].replace('attribute', 'attribute inference')} of "
+                 f"{result['sensitive']} ({when})",
+                 f"balanced-accuracy advantage over the prior: members "
+                 f"{gain['members']:+.3f}, non-members {gain['non_members']:+.3f}")]
+    rows = []
+    bound = result.get("dp_bound")
+    for method, roc in result["attacks"].items():
+        ci = roc["intervals"]
+        text = (f"AUC {roc['auc']:.3f} [{ci['auc'][0]:.3f}, {ci['auc'][1]:.3f}]; TPR at 1 % FPR "
+                f"{_pct(roc['tpr_at_fpr']['0.01'])} [{_pct(ci['tpr@0.01'][0])}, "
+                f"{_pct(ci['tpr@0.01'][1])}], at 0.1 % FPR {_pct(roc['tpr_at_fpr']['0.001'])} "
+                f"[{_pct(ci['tpr@0.001'][0])}, {_pct(ci['tpr@0.001'][1])}]")
+        if bound:
+            text += (f"; DP ceiling {_pct(bound['0.01'])} at 1 % FPR "
+                     f"({_pct(bound['0.001'])} at 0.1 %): "
+                     f"{'within' if result['within_bound'] else 'EXCEEDED'}")
+        rows.append((f"membership, {method} ({roc['members']} members vs "
+                     f"{roc['non_members']} non-members, {result['references']} references, "
+                     f"{when})", text))
+    return rows
+
+
+def card(meta: dict[str, Any], leakage: Sequence[dict[str, Any]] = ()) -> tuple[str, str]:
+    """The model card in Markdown and in HTML; ``leakage``: the attack results recorded
+    against this model (:func:`veil.attacks.service.results`), shown as "Measured leakage"."""
     metrics = meta["metrics"]
     held_out = (f"{metrics['accuracy']:.4f} on {metrics['rows']} rows" if "rows" in metrics
                 else f"{metrics.get('accuracy', float('nan')):.4f}, each site on its own "
@@ -85,16 +118,27 @@ def card(meta: dict[str, Any]) -> tuple[str, str]:
             *_privacy_rows(meta),
             ("Held-out accuracy", f"{held_out} (not DP: internal use)"),
             ("Trained by", f"{meta['actor']} for '{meta['purpose']}' on {meta['created']}")]
+    measured = [row for attack in leakage for row in _leakage_rows(attack)]
+    section = (["", "## Measured leakage", "", "| attack | result |", "|---|---|",
+                *(f"| {k} | {v} |" for k, v in measured)] if measured else
+               ["", "## Measured leakage", "", "Not measured: run `veil attack membership "
+                f"{meta['name']}` to attack this model."])
     markdown = "\n".join([f"# Model card: {meta['name']} v{meta['version']}", "",
                           "| | |", "|---|---|",
                           *(f"| {k} | {v} |" for k, v in rows), "",
                           "Preprocessing used only public bounds and categories; no statistic "
                           "of the training data other than the model's (noised) updates was "
-                          "released."])
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-                    for k, v in rows)
+                          "released.", *section])
+
+    def table(pairs: list[tuple[str, str]]) -> str:
+        return "<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}"
+                                   "</td></tr>" for k, v in pairs) + "</table>"
+
+    plots = "".join(f"<figure>{a['result']['plot']}</figure>" for a in leakage
+                    if "plot" in a["result"])
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Model card: "
             f"{html.escape(meta['name'])}</title></head><body><h1>Model card: "
-            f"{html.escape(meta['name'])} v{meta['version']}</h1><table>{cells}</table>"
-            "</body></html>")
+            f"{html.escape(meta['name'])} v{meta['version']}</h1>{table(rows)}"
+            f"<h2>Measured leakage</h2>"
+            f"{table(measured) if measured else '<p>Not measured.</p>'}{plots}</body></html>")
     return markdown, page

@@ -30,9 +30,12 @@ from veil.workspace.fingerprint import fingerprint
 from veil.workspace.store import Store, check_name
 
 if TYPE_CHECKING:
-    from veil.train.model import Model
+    from veil.train.model import Model, Split
 
-__all__ = ["join_federation", "load", "models", "register", "retraining", "train"]
+__all__ = ["ROW", "join_federation", "load", "models", "register", "retraining", "train",
+           "weights"]
+
+ROW = "__veil_row"  # a row's position in its stored version, kept through the split
 
 
 def train(store: Store, scope: Scope, record: DatasetVersion, *, target: str,
@@ -50,10 +53,11 @@ def train(store: Store, scope: Scope, record: DatasetVersion, *, target: str,
     import torch  # torch and Opacus load only when a model is trained or used
 
     from veil.train.dpsgd import TrainConfig, calibrate, train_dp
-    from veil.train.model import build
+    from veil.train.model import Split, build
 
     settings = dp_service.settings(store, record.dataset)
-    frame, left_out = scope.filter(store.cached(record)[0], record.subject_id)
+    frame, left_out = scope.filter(store.cached(record)[0].with_row_index(ROW),
+                                   record.subject_id)
     encoding = encoding_for(frame.schema, settings, target, features)
     if not 0 < holdout < 1:
         raise InputError(f"holdout must be a share in (0, 1); got {holdout}")
@@ -105,7 +109,9 @@ def train(store: Store, scope: Scope, record: DatasetVersion, *, target: str,
                         "train_rows": len(x), "epoch_seconds": trained.epoch_seconds},
             "training": config.__dict__ | {"target": target, "features": list(features),
                                            "holdout": holdout}}
-    return register(store, scope, name, trained.model, encoding, meta, record)
+    positions = rows[ROW].to_numpy()
+    return register(store, scope, name, trained.model, encoding, meta, record,
+                    Split(positions[:cut], positions[cut:]))
 
 
 def join_federation(store: Store, scope: Scope, record: DatasetVersion, *, run: str,
@@ -148,13 +154,14 @@ def _record_run(store: Store, scope: Scope, stamp: str, record: DatasetVersion, 
 
 
 def register(store: Store, scope: Scope, name: str, module: Any, encoding: Encoding,
-             meta: dict[str, Any], record: DatasetVersion) -> Model:
-    """Seal a model's weights and register it as the next version of ``name``, with its
-    guarantee, metrics, model card and the dataset version it learnt from."""
+             meta: dict[str, Any], record: DatasetVersion, split: Split | None = None) -> Model:
+    """Seal a model's weights (with its training ``split``, when veil trained it) and register
+    it as the next version of ``name``, with its guarantee, metrics, model card and the dataset
+    version it learnt from."""
     from veil.train.model import Model, pack
 
     check_name(name, "model")
-    with store.sealing((pack(module), False)) as (sealed,), store.transaction() as now:
+    with store.sealing((pack(module, split), False)) as (sealed,), store.transaction() as now:
         version = 1 + store.conn.execute(
             "SELECT COALESCE(MAX(version), 0) FROM models WHERE name = ?", (name,)).fetchone()[0]
         meta |= {"version": version, "created": now}
@@ -175,9 +182,18 @@ def register(store: Store, scope: Scope, name: str, module: Any, encoding: Encod
 
 
 def models(store: Store) -> list[dict[str, Any]]:
-    """Every registered model version's description (no weights)."""
-    return [json.loads(r[0]) for r in store.conn.execute(
-        "SELECT meta FROM models ORDER BY name, version")]
+    """Every registered model version's description (no weights), its card showing the
+    attacks recorded against it since registration."""
+    from veil.attacks import service as attacks
+
+    found = []
+    for (text,) in store.conn.execute("SELECT meta FROM models ORDER BY name, version"):
+        meta = json.loads(text)
+        leakage = attacks.results(store, "model", meta["name"], str(meta["version"]))
+        if leakage:
+            meta["card_markdown"], meta["card_html"] = model_card(meta, leakage)
+        found.append(meta)
+    return found
 
 
 def retraining(store: Store, name: str) -> tuple[DatasetVersion, dict[str, Any]]:
@@ -223,18 +239,25 @@ def load(store: Store, scope: Scope, name: str, version: int, module: Any = None
     pointed at another model's weights, or an edited guarantee, is refused."""
     from veil.train.model import Model, build, unpack
 
+    sealed, meta = weights(store, name, version)
+    encoding = Encoding.from_dict(meta["encoding"])
+    if module is None:
+        module = build(meta["architecture"], encoding.width, len(encoding.classes))
+    with store.transaction() as now:
+        store.log(now, scope, "model.load", f"{name}@{version}")
+    return Model(name, version, unpack(sealed, module), encoding, meta)
+
+
+def weights(store: Store, name: str, version: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """A model's sealed frame (weights, and split when kept) and its description, after its
+    catalog row is checked against its ledger registration and the frame against its
+    registered fingerprint. Not logged: the caller logs the use."""
     file, key_id, text = store.conn.execute(
         "SELECT file, key_id, meta FROM models WHERE name = ? AND version = ?",
         (name, version)).fetchone()
     registered = binding.check_row(store.conn, store.ledger, "model", name, version)
-    meta = json.loads(text)
-    encoding = Encoding.from_dict(meta["encoding"])
-    if module is None:
-        module = build(meta["architecture"], encoding.width, len(encoding.classes))
-    weights = store.vault.open(file, store.ring.data_key(key_id), key_id)
-    if fingerprint(weights) != registered["weights"]:
+    sealed = store.vault.open(file, store.ring.data_key(key_id), key_id)
+    if fingerprint(sealed) != registered["weights"]:
         raise VaultIntegrityError(f"the weights of model {name}@{version} do not match their "
                                   "registered fingerprint")
-    with store.transaction() as now:
-        store.log(now, scope, "model.load", f"{name}@{version}")
-    return Model(name, version, unpack(weights, module), encoding, meta)
+    return sealed, json.loads(text)
