@@ -192,6 +192,7 @@ def test_cli_attacks_and_the_card(tmp_path: Path) -> None:
     assert "re-identified correctly" in call("attack", "linkage", "patients",
                                              "--quasi-identifiers", "zip_code,sex")
     assert "passed" in call("attack", "audit", "query", "--set", "samples=20000")
+    assert "measured linkage" in call("show", "patients", "--attacks")
     listed = json.loads(call("attack", "list", "--json"))
     assert [r["attack"] for r in listed] == ["membership", "attribute", "linkage", "audit"]
     page = tmp_path / "card.html"

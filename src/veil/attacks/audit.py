@@ -46,7 +46,7 @@ from veil.dp.mechanisms import Measure, Noise, noise, opendp
 from veil.errors import InputError
 from veil.train.dpsgd import (
     TrainConfig,
-    _book_keeping_step,
+    book_keeping_step,
     calibrate,
     no_order_notice,
     poisson_batch,
@@ -362,7 +362,7 @@ def audit_dpsgd_multi_run(*, epsilon: float = 2.0, delta: float = 0.01, runs: in
                 model = _dirac_model(3)
                 generator = torch.Generator().manual_seed(int(run_seed))
                 optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
-                step = _book_keeping_step(model, [model], optimizer, features, labels, config,
+                step = book_keeping_step(model, [model], optimizer, features, labels, config,
                                           sigma, rate, generator)
                 for _ in range(per_epoch * epochs):
                     step(poisson_batch(rows, rate, generator))

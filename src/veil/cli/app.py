@@ -167,17 +167,23 @@ def show(
     version: Annotated[int | None, typer.Option(help="Version (default: newest).")] = None,
     rows: Annotated[int, typer.Option(min=0, help="Also print the first N rows (logged as "
                                       "a read).")] = 0,
+    attacks: Annotated[bool, typer.Option(
+        "--attacks", help="Also list the attacks measured against this version.")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Describe a dataset: its versions, schema and provenance."""
+    """Describe a dataset: its versions, schema and provenance, and with ``--attacks`` (an
+    audit right) the linkage and reconstruction attacks measured against this version."""
     opts = options(ctx)
     with opts.open() as ws:
         record = ws.version(name, version)
         history = ws.versions(name)
         frame = (ws.read(name, record.version).head(rows)
                  if rows else None)
+        measured = [a for a in ws.attacks(name) if a["artifact_id"] == str(record.version)
+                    ] if attacks else []
     if as_json:
-        data = record.to_dict() | {"versions": [v.version for v in history]}
+        data = record.to_dict() | {"versions": [v.version for v in history],
+                                   "attacks": measured}
         if frame is not None:
             data["rows_preview"] = frame.to_dicts()
         print_json(data)
@@ -188,6 +194,8 @@ def show(
         schema.add_row(column + (" (subject id)" if column == record.subject_id else ""), dtype)
     out.print(schema)
     out.print(f"provenance: {record.provenance}")
+    for found in measured:
+        out.print(attack.measured_line(found))
     if frame is not None:
         out.print(frame)
 

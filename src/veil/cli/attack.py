@@ -42,6 +42,23 @@ def leakage_table(results: list[tuple[str, dict]]) -> Table:
     return table
 
 
+def measured_line(found: dict) -> str:
+    """One recorded linkage or reconstruction result against a dataset or release."""
+    result, when = found["result"], found["recorded"][:19]
+    if found["attack"] == "linkage":
+        text = (f"{_pct(result['rate'])} re-identified on "
+                f"{', '.join(result['quasi_identifiers'])}")
+        if result["k"]:
+            text += (f", highest risk {result['highest_risk']:.3f} vs 1/k "
+                     f"{result['prosecutor_bound']:.3f}")
+    else:
+        plain, private = result["without_noise"], result["through_dp_queries"]
+        text = (f"{_pct(plain['recovered_share'])} of {plain['people']} bits of "
+                f"{result['secret']} without noise, {_pct(private['recovered_share'])} through "
+                f"DP queries (epsilon {private['epsilon_spent']:.3g})")
+    return f"measured {found['attack']} ({when}, by {found['principal']}): {text}"
+
+
 def audit_line(result: dict) -> str:
     """One audit's outcome, for a person."""
     return (f"{result['mechanism']}: epsilon lower bound {result['lower_bound']:.3f} at "

@@ -43,8 +43,8 @@ from torch import nn
 
 from veil.errors import InputError, PrivacyBudgetError
 
-__all__ = ["TrainConfig", "TrainResult", "calibrate", "clipped_gradients", "poisson_batch",
-           "train_dp"]
+__all__ = ["TrainConfig", "TrainResult", "book_keeping_step", "calibrate", "clipped_gradients",
+           "poisson_batch", "train_dp"]
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ def train_dp(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainConfig
         step, engine = _opacus_step(model, optimizer, features, labels, config, sigma,
                                     sample_rate, generator), "opacus-hooks"
     else:
-        step, engine = _book_keeping_step(model, layers, optimizer, features, labels, config,
+        step, engine = book_keeping_step(model, layers, optimizer, features, labels, config,
                                           sigma, sample_rate, generator), "book-keeping"
     result = TrainResult(model, 0.0, config.delta, sigma, sample_rate, 0, config.accountant,
                          engine)
@@ -234,10 +234,12 @@ def train_dp(model: nn.Module, x: np.ndarray, y: np.ndarray, config: TrainConfig
 Step = Callable[[torch.Tensor], None]  # one DP-SGD update from the rows of a Poisson batch
 
 
-def _book_keeping_step(model: nn.Module, layers: list[nn.Linear],
+def book_keeping_step(model: nn.Module, layers: list[nn.Linear],
                        optimizer: torch.optim.Optimizer, features: torch.Tensor,
                        labels: torch.Tensor, config: TrainConfig, sigma: float,
                        sample_rate: float, generator: torch.Generator) -> Step:
+    """The book-keeping engine's DP-SGD step for one Poisson batch (clipped sum, Opacus'
+    noise, the optimizer's step): what ``train_dp`` runs, and what audits run to measure it."""
     ordered = [p for layer in layers for p in (layer.weight, layer.bias) if p is not None]
     sizes = [p.numel() for p in ordered]
     expected = sample_rate * len(features)
