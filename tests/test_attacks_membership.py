@@ -64,12 +64,14 @@ def test_references_trained_at_once_never_mix() -> None:
         assert not np.allclose(wa[1].numpy(), wb[1].numpy())
 
 
-def test_a_reference_fits_its_own_rows_better_than_the_others() -> None:
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_reference_fits_its_own_rows_better_than_the_others(precision: str) -> None:
     x, y = _data(400)
     inclusion = np.zeros((4, 400), bool)
     for r in range(4):
         inclusion[r, r * 100:(r + 1) * 100] = True
-    models = train_references(x, y, inclusion, Recipe((20, 64, 2), 40, 50, 1e-2), seed=0)
+    recipe = Recipe((20, 64, 2), 40, 50, 1e-2, precision=precision)
+    models = train_references(x, y, inclusion, recipe, seed=0)
     conf = confidence(models.logits(x).astype(np.float64), y)
     assert (conf[inclusion].mean() - conf[~inclusion].mean()) > 1.0
 

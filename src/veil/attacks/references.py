@@ -53,6 +53,9 @@ class Recipe:
     batch_size: int
     lr: float
     optimizer: Literal["sgd", "adam"] = "adam"
+    # "bf16": matrix products in bfloat16 (weights and optimizer state stay float32); ~1.7x
+    # faster where the CPU has bfloat16 instructions, slower where it has not
+    precision: Literal["fp32", "bf16"] = "fp32"
 
 
 @dataclass
@@ -122,15 +125,18 @@ def train_references(x: np.ndarray, y: np.ndarray, inclusion: np.ndarray, recipe
     rng = np.random.default_rng(seed)
     weights, biases = _init(recipe.layers, len(inclusion), generator)
     params = [*weights, *biases]
-    optimizer = (torch.optim.Adam(params, lr=recipe.lr) if recipe.optimizer == "adam"
-                 else torch.optim.SGD(params, lr=recipe.lr))
+    # fused: one kernel updates every stacked weight (the per-tensor loop costs ~3x more here)
+    optimizer = (torch.optim.Adam(params, lr=recipe.lr, fused=True) if recipe.optimizer == "adam"
+                 else torch.optim.SGD(params, lr=recipe.lr, fused=True))
     models = ReferenceModels(weights, biases)
     features = torch.from_numpy(np.ascontiguousarray(x, np.float32))
     labels = torch.from_numpy(np.asarray(y, np.int64))
     classes = recipe.layers[-1]
     for _ in range(recipe.epochs):
         for index in _batches(inclusion, recipe.batch_size, rng):
-            logits = models._forward(features[index])
+            with torch.autocast("cpu", dtype=torch.bfloat16,
+                                enabled=recipe.precision == "bf16"):
+                logits = models._forward(features[index]).float()
             # each model's mean loss, summed: the models' gradients never mix
             loss = nn.functional.cross_entropy(logits.reshape(-1, classes),
                                                labels[index].reshape(-1), reduction="sum")
