@@ -36,6 +36,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench dp_train
 	$(BIN)/python -m bench federated
 	$(BIN)/python -m bench crypto_compute
+	$(BIN)/python -m bench attacks
 
 clean:
 	rm -rf $(VENV) veil-demo veil-demo-sites veil-demo.key

@@ -62,7 +62,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -208,18 +208,23 @@ def run_art(settings: Settings, recipe: Recipe, shadow: tuple[np.ndarray, np.nda
 def probe_bf16(x: np.ndarray, y: np.ndarray, recipe: Recipe, references: int
                ) -> dict[str, float]:
     """One epoch of ``references`` offline-shaped references (each on half of ``x``), float32
-    and under bfloat16 autocast, alternated twice; the faster of each."""
-    one = Recipe(recipe.layers, 1, recipe.batch_size, recipe.lr, recipe.optimizer)
+    and with bfloat16 matrix products, alternated twice; the faster of each. bfloat16 comes from
+    the recipe's own ``precision`` where ``Recipe`` has one (its trainer then sets autocast
+    itself, and an outer autocast would be switched off inside), else from an outer
+    ``torch.autocast``."""
+    one = replace(recipe, epochs=1)
+    own = "precision" in {f.name for f in fields(Recipe)}
+    recipes = {"fp32": one, "bf16": replace(one, precision="bf16") if own else one}
     rng = np.random.default_rng(SEED + 3)
     inclusion = np.argsort(rng.random((references, len(x))), axis=0) < (references + 1) // 2
     seconds: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for _ in range(2):
         for mode in seconds:
-            context = (torch.autocast("cpu", dtype=torch.bfloat16) if mode == "bf16"
+            context = (torch.autocast("cpu", dtype=torch.bfloat16) if mode == "bf16" and not own
                        else contextlib.nullcontext())
             started = time.perf_counter()
             with context:
-                train_references(x, y, inclusion, one, seed=SEED)
+                train_references(x, y, inclusion, recipes[mode], seed=SEED)
             seconds[mode].append(time.perf_counter() - started)
     fp32, bf16 = min(seconds["fp32"]), min(seconds["bf16"])
     return {"probe_refs_epoch_fp32_s": fp32, "probe_refs_epoch_bf16_s": bf16,
@@ -253,6 +258,7 @@ def main(quick: bool = False) -> dict:
         "evaluated_each": settings.evaluate, "references": settings.references,
         "shadows": settings.shadows, "recipe_epochs": recipe.epochs,
         "recipe_batch_size": recipe.batch_size, "recipe_lr": recipe.lr,
+        "references_bf16": 1.0,
         "torch_threads": torch.get_num_threads()}
 
     # -- warm-up (untimed): torch's first Adam step and first batched matmuls pay one-off costs
@@ -272,8 +278,11 @@ def main(quick: bool = False) -> dict:
          f"{figures['target_heldout_accuracy']:.4f} ({target_seconds:.1f} s)")
 
     # -- veil: offline set, then online set, the same evaluated rows (same seed)
-    offline = _attack(target, recipe, members, non_members, settings, OFFLINE)
-    online = _attack(target, recipe, members, non_members, settings, ONLINE)
+    # references: the target's recipe with bfloat16 matrix products (fp32 weights and Adam
+    # state), the setting a user picks on a CPU with bfloat16 instructions, as this one has
+    batched = replace(recipe, precision="bf16")
+    offline = _attack(target, batched, members, non_members, settings, OFFLINE)
+    online = _attack(target, batched, members, non_members, settings, ONLINE)
     rocs = {**offline.rocs, **online.rocs}
     picked, others = evaluated_rows(len(members[0]), len(non_members[0]), settings.evaluate)
     eval_x = np.concatenate([members[0][picked], non_members[0][others]])

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from veil.attacks.membership import METHODS, confidence, lira, membership
+from veil.attacks.membership import METHODS, confidence, lira, loss_scores, membership
 from veil.attacks.metrics import dp_tpr_bound, roc
 from veil.attacks.references import Recipe, layers_of, train_references
 from veil.errors import InputError
@@ -117,6 +117,14 @@ def test_a_model_that_never_saw_anyone_gives_nothing_away() -> None:
     for method, curve in found.rocs.items():
         assert abs(curve.auc - 0.5) < 0.06, method
     assert found.within_bound  # the ceiling at epsilon 1 holds for a model leaking nothing
+
+
+def test_confident_rows_keep_distinct_scores() -> None:
+    """Margins far past float rounding (an over-fit model's) still rank: no tie at log p = 0."""
+    logits = np.array([[150.0, 0.0], [60.0, 0.0], [40.0, 0.0], [3.0, 0.0]])
+    scores = loss_scores(logits, np.zeros(4, np.int64))
+    assert (np.diff(scores) < 0).all() and scores[0] < 0
+    assert scores[3] == pytest.approx(-np.log1p(np.exp(-3.0)))
 
 
 def test_lira_online_scores_by_the_likelihood_ratio_of_in_and_out() -> None:

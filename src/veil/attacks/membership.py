@@ -46,10 +46,6 @@ _PER_EXAMPLE = 8
 _FLOOR = 1e-3  # the smallest standard deviation a Gaussian fit may have
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    return logits - logsumexp(logits, axis=-1, keepdims=True)
-
-
 def _true(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``values[..., i, labels[i]]`` for every row ``i``."""
     index = np.broadcast_to(labels[:, None], (*values.shape[:-1], 1))
@@ -57,8 +53,10 @@ def _true(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def loss_scores(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Minus the cross-entropy loss of each row: higher for rows the model fits better."""
-    return _true(_log_softmax(logits), labels)
+    """Minus the cross-entropy loss of each row, ``log p_y = -log(1 + e^-phi)`` from the
+    logit-scaled confidence: higher for rows the model fits better. (``z_y - logsumexp(z)``
+    rounds to exactly 0 once the margin passes ~37, tying every confident row at the top.)"""
+    return -np.logaddexp(0.0, -confidence(logits, labels))
 
 
 def confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -95,12 +93,13 @@ def lira(target: np.ndarray, references: np.ndarray, outside: np.ndarray,
 
 def rmia(target: np.ndarray, references: np.ndarray, outside: np.ndarray,
          population: np.ndarray, *, a: float = 0.3, gamma: float = 1.0) -> np.ndarray:
-    """Offline RMIA scores from probabilities of the true label, the target's (candidates)
-    and the references' (references x candidates), from the ``outside`` references of each
-    candidate; ``population`` indexes the candidates used as ``z`` (non-members)."""
+    """Offline RMIA scores from the target's log-probability of the true label (candidates;
+    in logs, so confident rows do not tie at 1) and the references' probabilities
+    (references x candidates), from the ``outside`` references of each candidate;
+    ``population`` indexes the candidates used as ``z`` (non-members)."""
     mean_out = (references * outside).sum(axis=0) / np.maximum(outside.sum(axis=0), 1)
     prior = ((1 + a) * mean_out + (1 - a)) / 2
-    ratio = np.log(np.maximum(target, 1e-300)) - np.log(np.maximum(prior, 1e-300))
+    ratio = target - np.log(np.maximum(prior, 1e-300))
     beaten = np.sort(ratio[population])
     return np.searchsorted(beaten, ratio - np.log(gamma), side="left") / len(beaten)
 
@@ -212,7 +211,7 @@ def membership(target: Callable[[np.ndarray], np.ndarray], recipe: Recipe | None
                 scores[method] = lira(confidence(logits, y), confidence(ref_logits, y),
                                       outside, inclusion if online else None)
             else:
-                scores[method] = rmia(np.exp(loss_scores(logits, y)),
+                scores[method] = rmia(loss_scores(logits, y),
                                       np.exp(loss_scores(ref_logits, y)), outside, population)
     rocs = {m: roc(scores[m][scored][is_member[scored]], scores[m][scored][~is_member[scored]],
                    bootstrap=bootstrap, seed=seed) for m in methods}
