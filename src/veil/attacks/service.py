@@ -21,6 +21,7 @@ import polars as pl
 
 from veil.access.scope import Scope
 from veil.errors import InputError
+from veil.govern.lineage import Source
 from veil.workspace import binding
 from veil.workspace.catalog import DatasetVersion
 from veil.workspace.store import Store, extra_schema
@@ -108,17 +109,15 @@ def _training_rows(store: Store, scope: Scope, name: str, version: int) -> tuple
     """The loaded model, its training split's member and held-out rows (frames of the version
     it learnt from), and its description; refused for a model without a kept split."""
     from veil.train import service as train_service
-    from veil.train.model import split_of
 
-    sealed, meta = train_service.weights(store, name, version)
-    split = split_of(sealed)
+    model = train_service.load(store, scope, name, version)
+    split, meta = model.split, model.meta
     if split is None:
         raise InputError(f"model {name}@{version} was not trained here by veil (or before veil "
                          "kept training splits), so the workspace does not know its members; "
                          "membership and attribute attacks need that ground truth")
     source = store.version(meta["dataset"], meta["dataset_version"])
     frame = store.cached(source)[0]
-    model = train_service.load(store, scope, name, version)
     return model, frame[split.members], frame[split.held_out], meta
 
 
@@ -214,11 +213,12 @@ def linkage(store: Store, scope: Scope, record: DatasetVersion, view: pl.DataFra
     from veil.anonymize.plan import plan_release
     from veil.attacks.linkage import auxiliary, link
 
-    if quasi_identifiers is None:
+    if quasi_identifiers is None:  # the release's own, else what discovery classified
+        parent = record.provenance.get("from")
+        found = None if parent is None else Source.parse(parent)
+        origin = record if found is None else store.version(found.dataset, found.version)
         quasi_identifiers = record.provenance.get("quasi_identifiers") or plan_release(
-            list(source.columns), store.version(*_ref(record)).classification
-            if "from" in record.provenance else record.classification,
-            subject_id).quasi_identifiers
+            list(source.columns), origin.classification, subject_id).quasi_identifiers
     qi = [c for c in quasi_identifiers if c in view.columns]
     if not qi:
         raise InputError(f"none of the quasi-identifiers {list(quasi_identifiers)} is in "
@@ -234,11 +234,6 @@ def linkage(store: Store, scope: Scope, record: DatasetVersion, view: pl.DataFra
                          found.to_dict(), {"quasi_identifiers": qi, "share": share, "k": k,
                                            "rate": found.rate,
                                            "within_bound": found.within_bound})
-
-
-def _ref(record: DatasetVersion) -> tuple[str, int]:
-    name, _, version = record.provenance["from"].rpartition("@")
-    return name, int(version)
 
 
 def reconstruction(session: Any, store: Store, scope: Scope, record: DatasetVersion, *,

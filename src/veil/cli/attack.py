@@ -23,6 +23,15 @@ def _pct(value: float) -> str:
     return f"{100 * value:.2f} %"
 
 
+def _verdict(ok: bool, good: str = "within", bad: str = "EXCEEDED") -> str:
+    return good if ok else f"[bold red]{bad}[/bold red]"
+
+
+def _without_plot(found: dict) -> dict:
+    """A recorded result for JSON output, without its (large) SVG plot."""
+    return found | {"result": {k: v for k, v in found["result"].items() if k != "plot"}}
+
+
 def leakage_table(results: list[tuple[str, dict]]) -> Table:
     """Membership attacks on several models side by side: AUC and TPR at low FPR with their
     intervals, and each model's DP ceiling."""
@@ -65,7 +74,7 @@ def audit_line(result: dict) -> str:
             f"{100 * result['confidence']:g} % confidence vs claimed "
             f"{result['claimed_epsilon']:.3f} (ratio {result['ratio']:.2f}, "
             f"{result['samples']} samples): "
-            + ("passed" if result["passed"] else "[bold red]FAILED[/bold red]"))
+            + _verdict(result["passed"], "passed", "FAILED"))
 
 
 @app.command()
@@ -90,15 +99,14 @@ def membership(
                           progress=status.update)
     result = found["result"]
     if as_json:
-        print_json({k: v for k, v in found.items() if k != "result"}
-                   | {"result": {k: v for k, v in result.items() if k != "plot"}})
+        print_json(_without_plot(found))
         return
     out.print(leakage_table([(f"{model}@{found['artifact_id']}", result)]))
     if result["dp_bound"]:
         out.print(f"DP ceiling at epsilon {result['epsilon']:.4g}: "
                   f"{_pct(result['dp_bound']['0.01'])} at 1 % FPR, "
                   f"{_pct(result['dp_bound']['0.001'])} at 0.1 % FPR: "
-                  + ("within" if result["within_bound"] else "[bold red]EXCEEDED[/bold red]"))
+                  + _verdict(result["within_bound"]))
 
 
 @app.command()
@@ -156,7 +164,7 @@ def linkage(
     if result["k"]:
         line += (f"; highest risk {result['highest_risk']:.3f} vs 1/k = "
                  f"{result['prosecutor_bound']:.3f}: "
-                 + ("within" if result["within_bound"] else "[bold red]EXCEEDED[/bold red]"))
+                 + _verdict(result["within_bound"]))
     out.print(line)
 
 
@@ -232,8 +240,7 @@ def list_(ctx: typer.Context,
     with options(ctx).open() as ws:
         found = ws.attacks(artifact)
     if as_json:
-        print_json([{k: v for k, v in f.items() if k != "result"} | {"result": {
-            k: v for k, v in f["result"].items() if k != "plot"}} for f in found])
+        print_json([_without_plot(f) for f in found])
         return
     table = Table("id", "attack", "artifact", "by", "recorded", title="attack results")
     for f in found:

@@ -4,7 +4,7 @@ weights loaded with ``torch.load(weights_only=True)``, so a stored model can nev
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -81,6 +81,7 @@ class Model:
     module: nn.Module
     encoding: Encoding
     meta: dict[str, Any]
+    split: Split | None = field(default=None, repr=False)  # kept by veil's trainer
 
     def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:
         with torch.no_grad():

@@ -237,7 +237,7 @@ def load(store: Store, scope: Scope, name: str, version: int, module: Any = None
     fresh instance of it as ``module``; weights are loaded without running code. The catalog
     row must equal its ledger registration and the weights its fingerprint there, so a row
     pointed at another model's weights, or an edited guarantee, is refused."""
-    from veil.train.model import Model, build, unpack
+    from veil.train.model import Model, build, split_of, unpack
 
     sealed, meta = weights(store, name, version)
     encoding = Encoding.from_dict(meta["encoding"])
@@ -245,7 +245,7 @@ def load(store: Store, scope: Scope, name: str, version: int, module: Any = None
         module = build(meta["architecture"], encoding.width, len(encoding.classes))
     with store.transaction() as now:
         store.log(now, scope, "model.load", f"{name}@{version}")
-    return Model(name, version, unpack(sealed, module), encoding, meta)
+    return Model(name, version, unpack(sealed, module), encoding, meta, split_of(sealed))
 
 
 def weights(store: Store, name: str, version: int) -> tuple[pl.DataFrame, dict[str, Any]]:
