@@ -38,7 +38,12 @@ from veil.dp.query import Query
 from veil.dp.sql import parse as parse_sql
 from veil.errors import InputError
 from veil.govern import lineage as lineage_graph
+from veil.govern import model_use
+from veil.govern.ai_act import IntendedUse
 from veil.govern.registry import Consents, Purposes, Requests, RetentionRules
+from veil.govern.report import compute as report_compute
+from veil.govern.report import policy as report_policy
+from veil.govern.report.model import Report
 from veil.keys import KeyRing, KeySource, MasterKey, admin
 from veil.keys import tls as tls_certs
 from veil.ledger import Ledger, SignedTreeHead, Verification
@@ -440,6 +445,25 @@ class Session:
         mechanism name, when given), oldest first."""
         self._allow(Operation.AUDIT)
         return attacks.results(self._store, artifact=artifact)
+
+    # -- governance reports ----------------------------------------------------------------------
+    def declare_use(self, model: str, use: IntendedUse | Mapping[str, Any]) -> IntendedUse:
+        """Declare what registered model ``model`` is for (EU AI Act: domain, who it concerns,
+        whether a person decides); a ``govern`` right. See :mod:`veil.govern.model_use`."""
+        made = use if isinstance(use, IntendedUse) else IntendedUse.from_dict(use)
+        return model_use.declare(self._store, self._allow(Operation.GOVERN), model, made)
+
+    def report(self, kind: str, *, policy: str | os.PathLike[str] | None = None) -> Report:
+        """The ``kind`` report (risk, gdpr, ccpa, hipaa or ai-act) computed from the catalog
+        and the ledger, judged by the TOML ``policy`` file (the shipped one by default); an
+        ``audit`` right. It reads no data and needs no data key; making it is logged."""
+        scope = self._allow(Operation.AUDIT)
+        made = report_compute.build(self._store, kind, report_policy.load(policy))
+        with self._store.transaction() as stamp:
+            self._store.log(stamp, scope, "govern.report", kind, head=made.head["size"],
+                            policy=made.policy["sha256"], findings=len(made.findings()),
+                            cells=len(made.matrix))
+        return made
 
     # -- keys ----------------------------------------------------------------------------------
     def rotate_keys(self, *, passphrase: str | None = None,

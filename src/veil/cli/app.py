@@ -23,6 +23,7 @@ from veil.cli import (
     keys,
     mpc,
     protect,
+    report,
     scan,
     train,
     zk,
@@ -67,6 +68,7 @@ app.add_typer(he.app, name="he")
 app.add_typer(mpc.app, name="mpc")
 app.add_typer(zk.app, name="zk")
 app.add_typer(attack.app, name="attack")
+app.command()(report.report)
 
 
 @app.callback()
@@ -269,7 +271,8 @@ def demo(
 ) -> None:
     """Generate synthetic patients into a fresh workspace and run veil end to end on them.
 
-    The clinics' site workspaces and key files go beside it, in WORKSPACE-sites."""
+    The clinics' site workspaces and key files go beside it, in WORKSPACE-sites, and the
+    compliance reports in WORKSPACE-reports."""
     from veil.demo.pipeline import run_demo  # the demo pulls in Faker; keep other commands light
 
     key_file = Path(os.environ.get("VEIL_KEY_FILE") or workspace.with_suffix(".key"))
@@ -305,8 +308,15 @@ def demo(
         out.print(attack.audit_line(summary.audit))
     if summary.federation is not None:
         out.print(_federation_table(summary.federation))
+    if summary.reports:
+        reports = Table("report", "what it found", "files", title="compliance reports")
+        for title, found, files in summary.reports:
+            reports.add_row(title, found, ", ".join(p.name for p in files.values()))
+        out.print(reports)
     out.print(table)
     out.print(f"workspace: {workspace}  key file: {key_file}  clinic sites: {summary.sites}")
+    if summary.reports:
+        out.print(f"reports: {next(iter(summary.reports[0][2].values())).parent}")
     if serve:
         _serve_demo(workspace, key_file, port)
 

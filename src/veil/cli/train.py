@@ -92,3 +92,33 @@ def retrain(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Model 
         made = ws.retrain(name)
     out.print(f"{made.name}@{made.version}: accuracy {made.meta['metrics']['accuracy']:.4f}, "
               f"epsilon {made.meta['privacy']['epsilon']:.4g}")
+
+
+@app.command()
+def use(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name (every version).")],
+    domain: Annotated[str, typer.Option(
+        help="Where it is used (EU AI Act area), e.g. medical_device, credit_scoring, "
+             "employment_recruitment, chatbot, analytics_statistics.")],
+    description: Annotated[str, typer.Option(help="What it is for, in words.")],
+    affected: Annotated[str, typer.Option(help="Whom its output concerns.")],
+    role: Annotated[str, typer.Option(
+        help="none (no effect on people), assists (a person decides) or decides.")],
+    profiling: Annotated[bool, typer.Option("--profiling", help="It profiles people.")] = False,
+    narrow_procedural: Annotated[bool, typer.Option(
+        "--narrow-procedural", help="Only a narrow procedural or preparatory task "
+                                    "(Art. 6(3)).")] = False,
+    public_body: Annotated[bool, typer.Option(
+        "--public-body", help="The deployer is a public body.")] = False,
+) -> None:
+    """Declare a model's intended use; the AI Act report classifies it from this."""
+    from veil.govern.ai_act import IntendedUse, classify
+
+    made = IntendedUse(domain, description, affected, role, profiling=profiling,  # type: ignore[arg-type]
+                       narrow_procedural=narrow_procedural, public_body=public_body)
+    with options(ctx).open() as ws:
+        ws.declare_use(name, made)
+    found = classify(made)
+    out.print(f"{name}: {found.risk_class} risk ({found.reference}); "
+              f"{len(found.obligations)} obligation(s)")

@@ -28,6 +28,7 @@ from veil.discover.entities import Category
 from veil.discover.redact import Operator, redact_text
 from veil.dp.execute import DPResult
 from veil.errors import InputError, VaultIntegrityError
+from veil.govern.ai_act import IntendedUse
 from veil.keys import generate_key_file
 from veil.ledger import verify_inclusion
 from veil.train.features import Encoding
@@ -112,6 +113,8 @@ class DemoSummary:
     encrypted_risk: tuple[str, float, float] | None = None  # patient, HE risk, plaintext risk
     secure_mean: tuple[float, float] | None = None  # MPC result, plaintext
     governance: list[tuple[str, str]] = field(default_factory=list)  # (what, outcome)
+    reports: list[tuple[str, str, dict[str, Path]]] = field(default_factory=list)  # title,
+    # what it found, files written
 
     def run(self, name: str, action: Callable[[], str], progress: Progress | None) -> None:
         task = progress.add_task(name, total=None) if progress else None
@@ -128,6 +131,11 @@ def sites_path(workspace: Path) -> Path:
     return workspace.with_name(f"{workspace.name}-sites")
 
 
+def reports_path(workspace: Path) -> Path:
+    """Where the demo writes its compliance reports: beside the workspace, not inside it."""
+    return workspace.with_name(f"{workspace.name}-reports")
+
+
 def _mark(directory: Path) -> None:
     directory.mkdir(mode=0o700, exist_ok=True)
     (directory / MARKER).write_text("made by `veil demo`; `veil demo --overwrite` deletes this "
@@ -141,7 +149,8 @@ def _made_by_demo(path: Path) -> bool:
 def _fresh(path: Path, overwrite: bool) -> None:
     """Clear an earlier demo's directories, only with ``overwrite`` and only when every one of
     them carries the demo's marker; otherwise refuse before deleting anything."""
-    found = [p for p in (path, sites_path(path)) if p.exists() or p.is_symlink()]
+    found = [p for p in (path, sites_path(path), reports_path(path))
+             if p.exists() or p.is_symlink()]
     strangers = [p for p in found if not _made_by_demo(p)]
     if strangers:
         msg = (f"{strangers[0]} exists and is not a directory veil demo made (it has no "
@@ -249,6 +258,10 @@ def run_demo(
         nonlocal plain
         plain = baseline(frame, made.encoding)
         summary.models.append(("no privacy (baseline, not released)", plain.accuracy))
+        for epsilon in (1.0, 8.0):  # what the AI Act report classifies them by
+            ws.declare_use(f"readmission-eps{epsilon:g}", IntendedUse(
+                "medical_device", "30-day readmission risk shown to discharge planners",
+                "patients discharged from the clinics", "assists"))
         left = ws.budget(DATASET)
         return (f"readmission model at epsilon 1 and 8, registered with model cards; epsilon "
                 f"{left.left.epsilon:g} of {left.budget.epsilon:g} left")
@@ -306,6 +319,24 @@ def run_demo(
         return (f"mean glucose over {made.parties} clinics' sites by MPC: {made.value:.3f} "
                 f"mg/dL (plaintext {plain:.3f}); each site saw only its own rows")
 
+    def reports() -> str:
+        from veil.govern.report import KINDS, render
+
+        folder = reports_path(path)
+        _mark(folder)
+        for kind in KINDS:
+            made = ws.report(kind)
+            counts = Counter(f.status for f in made.findings())
+            found = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.most_common())
+            if made.matrix:
+                levels = Counter(c.level for c in made.matrix)
+                found = ", ".join(f"{levels[x]} {x}" for x in ("critical", "high", "medium",
+                                                               "low") if levels[x]) + (
+                    f" cells; {found}" if found else " cells")
+            summary.reports.append((made.title, found, render.write(made, folder)))
+        written = sum(len(files) for _, _, files in summary.reports)
+        return f"{len(KINDS)} reports, {written} files (HTML, JSON, PDF) in {folder}"
+
     def audit() -> str:
         result = ws.verify()
         ingest_seq = next(e.seq for e in ws.ledger.entries() if e.action == "dataset.ingest")
@@ -324,7 +355,8 @@ def run_demo(
                              ("federated learning", federated),
                              ("encrypted risk score (HE)", encrypted_score),
                              ("secure average (MPC)", secure_average),
-                             ("verify audit ledger", audit)]:
+                             ("verify audit ledger", audit),
+                             ("compliance reports", reports)]:
             summary.run(name, action, progress)
     finally:
         if owner is not None:

@@ -335,9 +335,10 @@ class Ledger:
             raise NotFoundError("the ledger is empty; there is nothing to prove")
         return head
 
-    def prove_inclusion(self, seq: int) -> InclusionProof:
-        """Proof that entry ``seq`` is in the tree of the current signed head."""
-        head = self._current_head()
+    def prove_inclusion(self, seq: int, head: SignedTreeHead | None = None) -> InclusionProof:
+        """Proof that entry ``seq`` is in the tree of ``head`` (an earlier signed head of this
+        ledger, as a report computed at it cites), by default the current one."""
+        head = head or self._current_head()
         if not 1 <= seq <= head.size:
             msg = f"ledger entry {seq} does not exist (the signed head covers 1..{head.size})"
             raise NotFoundError(msg)
