@@ -102,6 +102,26 @@ def test_proofs_verify_with_the_ledger_key(clients: dict[str, TestClient]) -> No
     _invalid(api.post("/audit/verify", json={"trusted": [{"size": 1}]}), "root")
 
 
+def test_auditor_gets_reports_whose_proofs_verify(clients: dict[str, TestClient]) -> None:
+    from typing import get_args
+
+    from veil.api.routes import reports
+    from veil.govern.report import KINDS, render
+
+    assert get_args(reports.Kind) == tuple(KINDS)
+    api = clients["auditor"]
+    for kind in KINDS:
+        made = ok(api.get(f"/reports/{kind}"))
+        render.validate(made)
+        assert made["kind"] == kind and made["sections"]
+        key = bytes.fromhex(made["public_key"])
+        for proof in made["proofs"].values():
+            verify_inclusion(proof_from_dict(proof), key)
+    assert [e for e in _entries(clients["auditor"], 10) if e["action"] == "govern.report"]
+    _refused(clients["analyst"].get("/reports/risk"))
+    _invalid(api.get("/reports/sox"), "kind")
+
+
 # -- access administration ------------------------------------------------------------------
 def test_analyst_is_refused_audit_and_user_admin(clients: dict[str, TestClient]) -> None:
     analyst, owner = clients["analyst"], clients["owner"]

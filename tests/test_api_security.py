@@ -353,6 +353,8 @@ EXAMPLES: dict[tuple[str, str], ExampleOf] = {
     ("GET", "/audit/entries/{seq}/proof"): Example(path={"seq": 1}),
     ("GET", "/audit/consistency"): Example(query={"old_size": 1}),
     ("GET", "/audit/head"): Example(),
+    # reports
+    ("GET", "/reports/{kind}"): Example(path={"kind": "gdpr"}),
 }
 
 

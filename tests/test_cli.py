@@ -112,9 +112,13 @@ def test_tampered_ledger_from_the_cli(home):
 
 def test_demo_runs_end_to_end(tmp_path):
     result = veil("demo", "--patients", "2000", "--workspace", "demo-ws", cwd=tmp_path)
-    for step in ("generate synthetic patients", "ingest + encrypt", "verify audit ledger"):
+    for step in ("generate synthetic patients", "ingest + encrypt", "verify audit ledger",
+                 "compliance reports"):
         assert step in result.stdout
     assert (tmp_path / "demo-ws.key").exists()
+    written = {p.name for p in (tmp_path / "demo-ws-reports").iterdir()}
+    assert {f"{k}.{x}" for k in ("risk", "gdpr", "ccpa", "hipaa", "ai-act")
+            for x in ("html", "json")} <= written
     again = veil("demo", "--patients", "2000", "--workspace", "demo-ws", cwd=tmp_path,
                  check=False)
     assert again.returncode == 2 and "--overwrite" in again.stderr

@@ -14,6 +14,7 @@ import pytest
 
 from _report_browser import look
 from veil import Workspace
+from veil.access.policy import Operation
 from veil.attacks import service as attacks
 from veil.demo.data import generate_patients
 from veil.demo.pipeline import BOUNDS
@@ -134,25 +135,85 @@ def test_an_unrotated_key_raises_article_32(world) -> None:
     assert "not rotated" in finding(stale, "gdpr.32.encryption").detail
 
 
+def record(ws: Workspace, attack: str, result: dict) -> None:
+    """Store an attack result as ``ws.attack`` does (the rules read what is stored)."""
+    attacks.record_result(ws._store, ws._allow(Operation.AUDIT), attack,
+                          ("model", "readmission", "1"), result, {})
+
+
 def test_a_membership_attack_replaces_not_measured(world) -> None:
     ws, _, _ = world
     before = cell(ws, "training", "membership_inference")
     assert any("not measured" in f for f in before.findings) and before.applied == "no"
-    roc = {"auc": 0.51, "tpr_at_fpr": {"0.01": 0.011, "0.001": 0.001}}
-    attacks.record_result(ws._store, ws._allow(attacks_operation()), "membership",
-                          ("model", "readmission", "1"), {"attacks": {"loss": roc}}, {})
+    record(ws, "membership", {"attacks": {"loss": {
+        "auc": 0.51, "tpr_at_fpr": {"0.01": 0.011, "0.001": 0.001}}}})
     measured = cell(ws, "training", "membership_inference")
     assert measured.applied == "yes" and measured.likelihood < before.likelihood
-    leaky = {"auc": 0.8, "tpr_at_fpr": {"0.01": 0.3, "0.001": 0.1}}
-    attacks.record_result(ws._store, ws._allow(attacks_operation()), "membership",
-                          ("model", "readmission", "1"), {"attacks": {"loss": leaky}}, {})
+    record(ws, "membership", {"attacks": {"loss": {
+        "auc": 0.8, "tpr_at_fpr": {"0.01": 0.3, "0.001": 0.1}}}})
     assert cell(ws, "training", "membership_inference").likelihood == 5
 
 
-def attacks_operation():
-    from veil.access.policy import Operation
+def test_attribute_inference_follows_the_measured_advantage(world) -> None:
+    ws, _, _ = world
+    unmeasured = cell(ws, "deployment", "attribute_inference")
+    assert unmeasured.likelihood == 2 and unmeasured.applied == "no"  # epsilon 1, no attack
+    record(ws, "attribute", {"advantage": 0.3, "mode": "inference", "sensitive": "sex"})
+    leaky = cell(ws, "deployment", "attribute_inference")
+    assert leaky.likelihood == 4 and leaky.applied == "yes"
 
-    return Operation.AUDIT
+
+def test_raw_data_uniqueness_sets_the_preparation_cell(tmp_path) -> None:
+    frame = generate_patients(300, seed=2)
+    with Workspace.create(tmp_path / "ws", key_file=generate_key_file(tmp_path / "k")) as ws:
+        ws.ingest(frame.select("patient_id", "sex", "state"), "coarse", subject_id="patient_id")
+        coarse = cell(ws, "preparation", "re_identification")
+        ws.ingest(frame, "patients", subject_id="patient_id")
+        fine = cell(ws, "preparation", "re_identification")
+    assert coarse.likelihood == 1 and fine.likelihood == 5 and fine.applied == "no"
+    assert any("birth_date" in f for f in fine.findings)
+
+
+def test_spending_most_of_a_budget_raises_reconstruction(world) -> None:
+    ws, _, _ = world
+    before = cell(ws, "analytics", "reconstruction")
+    ws.query("SELECT AVG(glucose_mg_dl) FROM patients", epsilon=15.0)
+    after = cell(ws, "analytics", "reconstruction")
+    assert before.likelihood == 2 and after.likelihood == 3
+    assert any("of 20 spent (82%)" in f for f in after.findings)
+
+
+def test_refusals_past_the_policy_raise_access(world, person, tmp_path) -> None:
+    ws, _, _ = world
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[access]\nrefusals_max = 1\n")
+    policy = report_policy.load(strict)
+    assert cell(ws, "storage", "unauthorised_access", policy=policy).likelihood == 1
+    analyst, _ = person(ws, "ana", "analyst", dataset="patients")
+    for _ in range(2):
+        with pytest.raises(AccessDenied):
+            analyst.for_purpose(STUDY).read("patients")
+    assert cell(ws, "storage", "unauthorised_access", policy=policy).likelihood == 3
+
+
+def test_a_tls_certificate_evidences_transit(world, tmp_path) -> None:
+    ws, _, _ = world
+    before = cell(ws, "sharing", "leakage")
+    ws.issue_tls(tmp_path / "tls")
+    after = cell(ws, "sharing", "leakage")
+    assert (before.applied, after.applied) == ("partly", "yes")
+    assert after.likelihood < before.likelihood
+
+
+def test_columns_no_purpose_uses_are_over_collection(world) -> None:
+    ws, _, _ = world
+    before = cell(ws, "collection", "over_collection")
+    assert before.likelihood == 3 and any("used by no purpose" in f for f in before.findings)
+    ws.purposes.add(Purpose("care", "treating the patients", LawfulBasis.CONTRACT,
+                            {"patients": ("*",)}, frozenset({"raw_read"}),
+                            consent_required=False, retention_days=None,
+                            special=SpecialCondition.HEALTH_CARE))
+    assert cell(ws, "collection", "over_collection").likelihood == 1
 
 
 def test_withdrawn_consent_lowers_coverage(world) -> None:

@@ -11,11 +11,12 @@ from veil.api.routes import (
     jobs,
     models,
     releases,
+    reports,
     scan,
 )
 
 ROUTERS = [datasets.router, scan.router, releases.router, dp.router, models.router,
            federated.router, crypto.router, audit.router, access.router, govern.router,
-           jobs.router]
+           reports.router, jobs.router]
 
 __all__ = ["ROUTERS"]
