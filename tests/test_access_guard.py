@@ -185,6 +185,10 @@ def _calls(ws: Workspace, frame: pl.DataFrame, root: Path) -> dict[str, tuple]:
         "attack": ({Op.MODEL_USE, Op.RAW_READ}, lambda s: s.attack(
             "patients.readmitted_30d", kind="attribute", sensitive="sex", bins=2)),
         "attacks": ({Op.AUDIT}, lambda s: s.attacks()),
+        "declare_use": ({Op.GOVERN}, lambda s: s.declare_use("patients.readmitted_30d", {
+            "domain": "analytics_statistics", "description": "readmission statistics",
+            "affected": "patients", "decision_role": "none"})),
+        "report": ({Op.AUDIT}, lambda s: s.report("ccpa")),
     }
 
 

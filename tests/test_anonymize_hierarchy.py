@@ -37,6 +37,7 @@ def test_values_with_the_delimiter_survive_a_round_trip(tmp_path) -> None:
     ([("a", "g", "x", "*"), ("b", "g", "y", "*")], "inconsistent"),
     ([("a", "", "*")], "empty"),
     ([], "no values"),
+    ([()], "row 1 is empty"),  # was an IndexError (a 500 from the service)
 ])
 def test_malformed_hierarchies_are_refused(rows, problem) -> None:
     with pytest.raises(HierarchyError, match=problem):

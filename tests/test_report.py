@@ -158,9 +158,12 @@ def test_attribute_inference_follows_the_measured_advantage(world) -> None:
     ws, _, _ = world
     unmeasured = cell(ws, "deployment", "attribute_inference")
     assert unmeasured.likelihood == 2 and unmeasured.applied == "no"  # epsilon 1, no attack
-    record(ws, "attribute", {"advantage": 0.3, "mode": "inference", "sensitive": "sex"})
-    leaky = cell(ws, "deployment", "attribute_inference")
-    assert leaky.likelihood == 4 and leaky.applied == "yes"
+    ws.attack("readmission", kind="attribute", sensitive="sex")
+    measured = cell(ws, "deployment", "attribute_inference")
+    assert measured.applied == "yes" and measured.likelihood == 1  # epsilon 1 reveals little
+    record(ws, "attribute", {"advantage": {"members": 0.3, "non_members": 0.02},
+                             "mode": "attribute", "sensitive": "sex"})
+    assert cell(ws, "deployment", "attribute_inference").likelihood == 4
 
 
 def test_raw_data_uniqueness_sets_the_preparation_cell(tmp_path) -> None:
@@ -181,6 +184,14 @@ def test_spending_most_of_a_budget_raises_reconstruction(world) -> None:
     after = cell(ws, "analytics", "reconstruction")
     assert before.likelihood == 2 and after.likelihood == 3
     assert any("of 20 spent (82%)" in f for f in after.findings)
+
+
+def test_a_reconstruction_attack_is_cited_in_analytics(world) -> None:
+    ws, _, _ = world
+    ws.attack("patients", kind="reconstruction", secret="readmitted_30d", people=40,
+              queries=80, epsilon_per_query=0.01)
+    found = cell(ws, "analytics", "reconstruction")
+    assert any("reconstruction attack on patients: advantage" in f for f in found.findings)
 
 
 def test_refusals_past_the_policy_raise_access(world, person, tmp_path) -> None:

@@ -65,6 +65,9 @@ class Hierarchy:
         if not self.rows:
             raise HierarchyError(f"hierarchy {self.attribute!r} has no values")
         width = len(self.rows[0])
+        if width == 0:
+            raise HierarchyError(f"hierarchy {self.attribute!r}: row 1 is empty; each row is a "
+                                 "raw value and its generalizations")
         for i, row in enumerate(self.rows):
             if len(row) != width:
                 msg = (f"hierarchy {self.attribute!r}: row {i + 1} has {len(row)} levels, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 from veil.errors import InputError
 from veil.govern.report import ai_act, ccpa, figures, gdpr, hipaa
@@ -22,6 +23,12 @@ KINDS = {"risk": "Privacy risk matrix", "gdpr": "GDPR compliance report",
          "ai-act": "EU AI Act report"}
 _SECTIONS = {"gdpr": gdpr.sections, "ccpa": ccpa.sections, "hipaa": hipaa.sections,
              "ai-act": ai_act.sections}
+
+
+def _spent(facts: Facts, budget: dict[str, Any]) -> float:
+    """Epsilon spent against ``budget`` (a dataset-wide one counts every principal's)."""
+    return sum(x["epsilon"] for x in facts.spends if x["dataset"] == budget["dataset"]
+               and budget["principal"] in ("*", x["principal"]))
 
 
 def _risk_sections(s: Scorer, cells: tuple[Cell, ...]) -> tuple[Section, ...]:
@@ -44,8 +51,7 @@ def _risk_sections(s: Scorer, cells: tuple[Cell, ...]) -> tuple[Section, ...]:
                        "none" if epsilon is None else f"{epsilon:.4g}",
                        f"{(meta.get('metrics') or {}).get('accuracy', float('nan')):.4g}",
                        "not measured" if best is None else f"{100 * best:.2f} %"))
-    budgets = tuple((b["dataset"], b["principal"], f"{b['epsilon']:g}",
-                     f"{sum(x['epsilon'] for x in facts.spends if x['dataset'] == b['dataset'] and (b['principal'] in ('*', x['principal']))):.4g}")  # noqa: E501
+    budgets = tuple((b["dataset"], b["principal"], f"{b['epsilon']:g}", f"{_spent(facts, b):.4g}")
                     for b in facts.budgets)
     return (
         Section("releases", "Releases", "k and re-identification risk before and after each "

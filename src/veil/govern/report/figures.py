@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from itertools import accumulate
 
-from veil.govern.report import facts as facts_
 from veil.govern.report.facts import Facts
 from veil.govern.report.matrix import RISKS, STAGES
 from veil.govern.report.model import Cell, Chart, Series
@@ -106,7 +105,3 @@ def privacy_utility(facts: Facts, policy: ReportPolicy) -> Chart:
                  x_label="epsilon", y_label="accuracy / attack TPR", series=tuple(series),
                  log_x=True)
 
-
-def special_datasets(facts: Facts) -> list[str]:
-    """Datasets whose newest version holds special-category data."""
-    return sorted(r.dataset for r in facts.raw() if facts_.special(r))

@@ -307,7 +307,7 @@ def _attribute_cell(s: Scorer, *, stage: str) -> Cell | None:
         found = [a for a in s.facts.attacks_on("model", meta["name"], meta["version"])
                  if a["attack"] == "attribute" and s.fresh(a)]
         for result in found:
-            advantage = float(result["result"]["advantage"])
+            advantage = max(result["result"]["advantage"].values())  # members or not
             ref = s.attack(result, f"{result['result'].get('mode', 'attribute')} of "
                                    f"{result['result'].get('sensitive')}: advantage "
                                    f"{advantage:.3f}")
