@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any
 
 from veil.errors import InputError
 from veil.govern.report import ai_act, ccpa, figures, gdpr, hipaa
 from veil.govern.report.evidence import Citations
 from veil.govern.report.facts import Facts, gather
 from veil.govern.report.matrix import RISKS, STAGES, Scorer, matrix
-from veil.govern.report.model import Cell, Chart, Report, Section, Table
+from veil.govern.report.model import Cell, Report, Section, Table
 from veil.govern.report.policy import ReportPolicy
 from veil.workspace.store import Store
 
@@ -21,14 +20,11 @@ __all__ = ["KINDS", "build"]
 KINDS = {"risk": "Privacy risk matrix", "gdpr": "GDPR compliance report",
          "ccpa": "CCPA/CPRA compliance report", "hipaa": "HIPAA compliance report",
          "ai-act": "EU AI Act report"}
+_CHARTS = {"epsilon": figures.epsilon, "release_risk": figures.release_risk,
+           "consent": figures.consent, "requests": figures.requests,
+           "privacy_utility": figures.privacy_utility}
 _SECTIONS = {"gdpr": gdpr.sections, "ccpa": ccpa.sections, "hipaa": hipaa.sections,
              "ai-act": ai_act.sections}
-
-
-def _spent(facts: Facts, budget: dict[str, Any]) -> float:
-    """Epsilon spent against ``budget`` (a dataset-wide one counts every principal's)."""
-    return sum(x["epsilon"] for x in facts.spends if x["dataset"] == budget["dataset"]
-               and budget["principal"] in ("*", x["principal"]))
 
 
 def _risk_sections(s: Scorer, cells: tuple[Cell, ...]) -> tuple[Section, ...]:
@@ -51,8 +47,8 @@ def _risk_sections(s: Scorer, cells: tuple[Cell, ...]) -> tuple[Section, ...]:
                        "none" if epsilon is None else f"{epsilon:.4g}",
                        f"{(meta.get('metrics') or {}).get('accuracy', float('nan')):.4g}",
                        "not measured" if best is None else f"{100 * best:.2f} %"))
-    budgets = tuple((b["dataset"], b["principal"], f"{b['epsilon']:g}", f"{_spent(facts, b):.4g}")
-                    for b in facts.budgets)
+    budgets = tuple((b["dataset"], b["principal"], f"{b['epsilon']:g}",
+                     f"{facts.spent(b['dataset'], b['principal']):.4g}") for b in facts.budgets)
     return (
         Section("releases", "Releases", "k and re-identification risk before and after each "
                 "release, and how many linkage attacks measured it.",
@@ -100,13 +96,10 @@ def build(store: Store, kind: str, policy: ReportPolicy, *, now: datetime | None
     cells = matrix(scorer)
     sections = (_risk_sections(scorer, cells) if kind == "risk"
                 else _SECTIONS[kind](scorer, cells))
-    charts: tuple[Chart, ...] = (figures.heatmap(cells), figures.epsilon(facts, policy),
-                                 figures.release_risk(facts, policy),
-                                 figures.consent(facts, policy), figures.requests(facts, policy),
-                                 figures.privacy_utility(facts, policy))
-    shown = {"matrix"} if kind in ("risk", "gdpr") else set()
-    shown |= {c for s in sections for c in s.charts}
     with_matrix = kind in ("risk", "gdpr")
+    charts = (*((figures.heatmap(cells),) if with_matrix else ()),
+              *(_CHARTS[c](facts, policy) for c in dict.fromkeys(
+                  c for section in sections for c in section.charts)))
     evidence = scorer.cite.all()
     proofs = {seq: store.ledger.prove_inclusion(seq, facts.head).to_dict()
               for seq in scorer.cite.seqs()}
@@ -115,6 +108,6 @@ def build(store: Store, kind: str, policy: ReportPolicy, *, now: datetime | None
         generated=facts.now.isoformat(timespec="seconds"), head=facts.head.to_dict(),
         public_key=facts.public_key.hex(), policy=policy.to_dict(),
         summary=_summary(kind, facts, cells, sections), sections=sections,
-        evidence=evidence, charts=tuple(c for c in charts if c.id in shown),
+        evidence=evidence, charts=charts,
         matrix=cells if with_matrix else (), stages=tuple(STAGES) if with_matrix else (),
         risks=tuple(RISKS) if with_matrix else (), proofs=proofs)

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from veil.discover.entities import Category, Entity
@@ -92,10 +93,28 @@ class Facts:
     uses: dict[str, IntendedUse] = field(default_factory=dict)
 
     # -- the ledger --------------------------------------------------------------------------
+    @cached_property
+    def _by_action(self) -> dict[str, list[Entry]]:
+        """Entries per action, oldest first (one pass; rules look entries up many times)."""
+        found: dict[str, list[Entry]] = {}
+        for entry in self.entries:
+            found.setdefault(entry.action, []).append(entry)
+        return found
+
+    @cached_property
+    def _binds(self) -> dict[tuple[str, str], list[tuple[Entry, dict[str, Any]]]]:
+        """Entries per (bind kind, bound name), oldest first, each with its parsed bind."""
+        found: dict[tuple[str, str], list[tuple[Entry, dict[str, Any]]]] = {}
+        for entry in self.entries:
+            bind = entry.parameters.get("bind")
+            if isinstance(bind, dict):
+                found.setdefault((bind.get("kind"), bind.get("name")), []).append((entry, bind))
+        return found
+
     def find(self, action: str, resource: str | None = None) -> Entry | None:
         """The newest entry of ``action`` (on ``resource``)."""
-        return next((e for e in reversed(self.entries) if e.action == action
-                     and (resource is None or e.resource == resource)), None)
+        return next((e for e in reversed(self._by_action.get(action, []))
+                     if resource is None or e.resource == resource), None)
 
     def of(self, *actions: str) -> list[Entry]:
         """Entries whose action is one of ``actions`` or starts with one ending in ``.``."""
@@ -104,16 +123,8 @@ class Facts:
 
     def bound(self, kind: str, name: str, **match: Any) -> Entry | None:
         """The newest entry whose ``bind`` is of ``kind`` on ``name`` and holds ``match``."""
-        for entry in reversed(self.entries):
-            bind = entry.parameters.get("bind")
-            if (isinstance(bind, dict) and bind.get("kind") == kind and bind.get("name") == name
-                    and all(bind.get(k) == v for k, v in match.items())):
-                return entry
-        return None
-
-    @property
-    def created(self) -> datetime:
-        return datetime.fromisoformat(self.entries[0].time)
+        return next((entry for entry, bind in reversed(self._binds.get((kind, name), []))
+                     if all(bind.get(k) == v for k, v in match.items())), None)
 
     # -- datasets ----------------------------------------------------------------------------
     def live(self) -> list[DatasetVersion]:
@@ -148,12 +159,20 @@ class Facts:
                 and (version is None or a["artifact_id"] == str(version))]
 
     def attack_entry(self, result_id: int) -> Entry | None:
-        for entry in reversed(self.entries):
-            bind = entry.parameters.get("bind")
-            if (entry.action.startswith("attack.") and isinstance(bind, dict)
-                    and bind.get("first", 0) <= result_id <= bind.get("last", -1)):
-                return entry
-        return None
+        """The ``attack.*`` entry whose append bind covers stored result ``result_id``."""
+        return next((entry for entry, bind in self._binds.get(("append", "attack_results:log"), [])
+                     if bind["first"] <= result_id <= bind["last"]), None)
+
+    def spent(self, dataset: str, principal: str = "*") -> float:
+        """Epsilon spent on ``dataset`` by ``principal`` (``*``: by everyone)."""
+        return sum(x["epsilon"] for x in self.spends if x["dataset"] == dataset
+                   and principal in ("*", x["principal"]))
+
+    def held(self, purpose: Purpose) -> int:
+        """Rows of the newest versions of ``purpose``'s datasets (the largest): the subjects
+        its consent should cover, one row each."""
+        newest = self.newest()
+        return max((newest[d].rows for d in purpose.datasets if d in newest), default=0)
 
 
 def kind_of(record: DatasetVersion) -> str:

@@ -52,11 +52,10 @@ def release_risk(facts: Facts, policy: ReportPolicy) -> Chart:
 
 def consent(facts: Facts, policy: ReportPolicy) -> Chart:
     """Per consent purpose: subjects with consent in force, withdrawn, and without any."""
-    newest = facts.newest()
     names, given, withdrawn, missing = [], [], [], []
     for purpose in (p for p in facts.purposes if p.consent_required):
         state = facts.consent.get(purpose.name)
-        held = max((newest[d].rows for d in purpose.datasets if d in newest), default=0)
+        held = facts.held(purpose)
         yes, no = (state.given, state.withdrawn) if state else (0, 0)
         names.append(purpose.name)
         given.append(float(yes))

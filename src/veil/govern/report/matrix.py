@@ -341,7 +341,7 @@ def _analytics_reconstruction(s: Scorer) -> Cell | None:
     judged = _Judgement()
     policy = s.policy["dp"]
     for budget in budgets:
-        spent = sum(x["epsilon"] for x in s.facts.spends if x["dataset"] == budget["dataset"])
+        spent = s.facts.spent(budget["dataset"])
         share = spent / budget["epsilon"] if budget["epsilon"] else 1.0
         entry = s.facts.find("dp.budget.set", budget["dataset"])
         cited = (s.entry(entry, f"budget of {budget['dataset']}: epsilon {budget['epsilon']:g}")
@@ -640,12 +640,11 @@ def _consent(s: Scorer) -> Cell | None:
     if not s.facts.raw():
         return None
     judged = _Judgement()
-    newest = s.facts.newest()
     needing = [p for p in s.facts.purposes if p.consent_required]
     minimum = s.policy["consent"]["coverage_min"]
     for purpose in needing:
         state = s.facts.consent.get(purpose.name)
-        held = max((newest[d].rows for d in purpose.datasets if d in newest), default=0)
+        held = s.facts.held(purpose)
         given = 0 if state is None else state.given
         coverage = given / held if held else 1.0
         entry = s.facts.find("govern.consent.record")
