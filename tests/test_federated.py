@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from flwr.common import ndarrays_to_parameters, parameters_to_ndarrays
 from scipy import stats
 
@@ -269,10 +270,16 @@ def test_fedprox_keeps_a_site_near_the_global_model(tmp_path: Path, make_sites) 
     start = get_weights(model(fed))
 
     def moved(mu: float) -> float:
-        weights, _, _ = Learner(data, fed, weight_cap=None, max_batch=8_192).fit(
-            start, {"proximal_mu": mu})
-        return math.sqrt(sum(float(((w - s) ** 2).sum()) for w, s in zip(weights, start,
-                                                                          strict=True)))
+        """Distance from the global weights, summed over three fixed batch orders (the same
+        orders for every mu): one order alone makes the ratio range 0.17-0.52."""
+        total = 0.0
+        for seed in range(3):
+            torch.manual_seed(seed)
+            weights, _, _ = Learner(data, fed, weight_cap=None, max_batch=8_192).fit(
+                start, {"proximal_mu": mu})
+            total += math.sqrt(sum(float(((w - s) ** 2).sum())
+                                   for w, s in zip(weights, start, strict=True)))
+        return total
 
     assert moved(2.0) < 0.5 * moved(0.0)  # mu * lr = 1: the proximal pull is strong
     assert len(_entries(sites[0], "federated.train")) == 1  # logged once per run
