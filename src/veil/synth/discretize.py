@@ -1,0 +1,134 @@
+"""Tables to integer codes and back, from public metadata only.
+
+The synthesizers work on integer-coded columns with a known domain size per column. The bins
+and category lists must be public (given by the caller, never read off the data): a domain
+derived from the data would itself leak, and would differ between neighbouring tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from veil.errors import InputError
+
+__all__ = ["Binned", "Categorical", "Coded", "Spec", "decode", "encode"]
+
+
+@dataclass(frozen=True)
+class Binned:
+    """A numeric column cut at public ``edges`` (ascending); values outside are clamped."""
+
+    edges: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.edges) < 2 or bool(np.any(np.diff(self.edges) <= 0)):
+            raise InputError("bin edges must be at least two strictly ascending numbers")
+
+    @classmethod
+    def uniform(cls, lower: float, upper: float, bins: int) -> Binned:
+        """``bins`` equal-width bins over the public range [lower, upper]."""
+        if bins < 1 or not upper > lower:
+            raise InputError("uniform bins need bins >= 1 and upper > lower")
+        return cls(tuple(float(x) for x in np.linspace(lower, upper, bins + 1)))
+
+    @property
+    def size(self) -> int:
+        return len(self.edges) - 1
+
+    def encode(self, values: pl.Series) -> np.ndarray:
+        x = values.cast(pl.Float64).to_numpy()
+        if np.isnan(x).any():
+            raise InputError(f"column {values.name!r} has NaN values, which have no bin")
+        # Clamping (not dropping) keeps one row per record, so the table's size is unchanged.
+        return np.searchsorted(np.asarray(self.edges[1:-1]), x, side="right")
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Bin midpoints: the representative value of each code."""
+        edges = np.asarray(self.edges)
+        return ((edges[:-1] + edges[1:]) / 2)[codes]
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A column over a public list of categories; anything else is an input error."""
+
+    categories: tuple[object, ...]
+
+    def __post_init__(self) -> None:
+        if not self.categories or len(set(self.categories)) != len(self.categories):
+            raise InputError("categories must be a non-empty list without repeats")
+
+    @property
+    def size(self) -> int:
+        return len(self.categories)
+
+    def encode(self, values: pl.Series) -> np.ndarray:
+        index = {c: i for i, c in enumerate(self.categories)}
+        codes = np.fromiter((index.get(v, -1) for v in values.to_list()), np.int64, len(values))
+        if (codes < 0).any():
+            raise InputError(f"column {values.name!r} has values outside its public categories")
+        return codes
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        return np.asarray(self.categories, dtype=object)[codes]
+
+
+Spec = Binned | Categorical
+
+
+@dataclass(frozen=True)
+class Coded:
+    """Integer-coded columns, each in ``range(domain[name])``."""
+
+    columns: Mapping[str, np.ndarray]
+    domain: Mapping[str, int]
+
+    def __post_init__(self) -> None:
+        if set(self.columns) != set(self.domain):
+            raise InputError("coded columns and domain must name the same attributes")
+        lengths = {len(v) for v in self.columns.values()}
+        if len(lengths) > 1:
+            raise InputError("coded columns must have equal lengths")
+        for name, col in self.columns.items():
+            if len(col) and (col.min() < 0 or col.max() >= self.domain[name]):
+                raise InputError(f"codes of {name!r} fall outside its domain")
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        return tuple(self.domain)
+
+    @property
+    def rows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def counts(self, clique: Sequence[str]) -> np.ndarray:
+        """The flattened contingency table (marginal counts) over ``clique``."""
+        shape = tuple(self.domain[a] for a in clique)
+        flat = np.ravel_multi_index(tuple(self.columns[a] for a in clique), shape)
+        return np.bincount(flat, minlength=int(np.prod(shape))).astype(np.float64)
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame, domain: Mapping[str, int]) -> Coded:
+        """A frame that is already integer-coded (such as the PGM benchmark tables)."""
+        return cls({a: frame[a].to_numpy().astype(np.int64) for a in domain}, dict(domain))
+
+
+def encode(frame: pl.DataFrame, specs: Mapping[str, Spec]) -> Coded:
+    """Code every column named in ``specs``; nulls are refused, having no public code."""
+    columns = {}
+    for name, spec in specs.items():
+        series = frame[name]
+        if series.null_count():
+            raise InputError(f"column {name!r} has nulls; give them a category first")
+        columns[name] = spec.encode(series)
+    return Coded(columns, {name: spec.size for name, spec in specs.items()})
+
+
+def decode(coded: Coded, specs: Mapping[str, Spec]) -> pl.DataFrame:
+    """Values back from codes: categories, or bin midpoints for numeric columns."""
+    return pl.DataFrame({name: spec.decode(coded.columns[name]).tolist()
+                         for name, spec in specs.items()})
