@@ -30,15 +30,16 @@ EVERYTHING = "everything"
 EXPECTED: dict[str, set[Operation]] = {
     "owner": set(Operation),
     "steward": {Op.INGEST, Op.RAW_READ, Op.PSEUDONYMIZED_READ, Op.RELEASE, Op.REIDENTIFY,
-                Op.BUDGET_ADMIN, Op.GOVERN, Op.AUDIT},
+                Op.DP_SYNTH, Op.BUDGET_ADMIN, Op.GOVERN, Op.AUDIT},
     "analyst": {Op.DP_QUERY, Op.PSEUDONYMIZED_READ},
-    "ml_engineer": {Op.DP_TRAIN, Op.MODEL_USE, Op.FEDERATE, Op.DP_QUERY},
+    "ml_engineer": {Op.DP_TRAIN, Op.DP_SYNTH, Op.MODEL_USE, Op.FEDERATE, Op.DP_QUERY},
     "auditor": {Op.AUDIT},
     "dpo": {Op.CONSENT, Op.DSAR, Op.GOVERN, Op.AUDIT},
     "nobody": set(),
 }
 NAMESPACES = {"users": Users, "policy": Policies, "purposes": Purposes, "consent": Consents,
               "retention": RetentionRules, "requests": Requests}
+SYNTH = ["sex", "glucose_mg_dl", "readmitted_30d"]  # columns with a public domain
 READ_ONLY = {"purposes.get", "purposes.list", "retention.get"}  # descriptions, no right needed
 _count = itertools.count()
 
@@ -64,9 +65,11 @@ def world(tmp_path_factory):
     ws.set_budget("patients", epsilon=1000.0, delta=0.5)
     ws.train("patients", target="readmitted_30d", features=["glucose_mg_dl", "sex"],
              epsilon=5.0, delta=1e-5, model="logreg", epochs=1, batch_size=64, seed=1)
+    ws.synthesize("patients", epsilon=1.0, delta=1e-6, method="mst", columns=SYNTH, seed=1)
     ws.purposes.add(Purpose(
         EVERYTHING, "every operation, for the guard's test", LawfulBasis.LEGITIMATE_INTERESTS,
-        {"patients": ("*",), "patients.pseudonymized": ("*",), "scratch": ("*",)},
+        {"patients": ("*",), "patients.pseudonymized": ("*",), "scratch": ("*",),
+         "patients.synthetic": ("*",)},
         frozenset(map(str, Operation)), consent_required=False, retention_days=None,
         special=SpecialCondition.HEALTH_CARE))
     ws.users.add("target", PASSWORD)
@@ -117,6 +120,11 @@ def _calls(ws: Workspace, frame: pl.DataFrame, root: Path) -> dict[str, tuple]:
         "train": ({Op.DP_TRAIN}, lambda s: s.train(
             "patients", target="readmitted_30d", features=["bmi"], epsilon=5.0, delta=1e-5,
             model="logreg", epochs=1, batch_size=64, name=_unique("m"), seed=1)),
+        "synthesize": ({Op.DP_SYNTH}, lambda s: s.synthesize(
+            "patients", epsilon=1.0, delta=1e-6, method="mst", columns=SYNTH, rows=50,
+            output=_unique("syn"))),
+        "evaluate_synthetic": ({Op.DP_SYNTH}, lambda s: s.evaluate_synthetic(
+            "patients.synthetic", target="readmitted_30d")),
         "join_federation": ({Op.FEDERATE}, lambda s: s.join_federation(
             "patients", run=_unique("run"), epsilon=0.5, delta=1e-6, rho=None,
             details={"federation": "test"})),

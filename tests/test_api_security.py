@@ -185,6 +185,15 @@ class Setup:
                 "parts": [json.loads(paillier.encrypt_vector(pair.public, [1.0, 1.0]).to_json())]}
         return self._cached["paillier"]
 
+    def synthetic(self) -> str:
+        """A small DP synthetic release of ``patients`` (made once)."""
+        if "synthetic" not in self._cached:
+            with self.owner() as ws:
+                made = ws.synthesize("patients", epsilon=1.0, delta=1e-6, method="mst",
+                                     columns=SYNTH_COLUMNS, rows=50, output=fresh("syn"))
+            self._cached["synthetic"] = made.record.dataset
+        return self._cached["synthetic"]
+
     def login_proof(self) -> dict[str, Any]:
         import json
 
@@ -226,6 +235,7 @@ CONSENT_CSV = (b"subject,purpose,state,at,source,notice\n"
                b"P0000002,everything,given,2025-01-01T00:00:00+00:00,form,v1\n")
 ROW = {"glucose_mg_dl": 120.0, "sex": "F"}
 MODEL = "patients.readmitted_30d"
+SYNTH_COLUMNS = ["sex", "glucose_mg_dl", "readmitted_30d"]  # columns with a public domain
 
 ExampleOf = Example | Callable[[Setup], Example]
 EXAMPLES: dict[tuple[str, str], ExampleOf] = {
@@ -250,6 +260,11 @@ EXAMPLES: dict[tuple[str, str], ExampleOf] = {
     ("POST", "/releases/anonymize"): lambda s: Example(json={
         "dataset": "patients", "quasi_identifiers": ["sex"], "sensitive": [], "keep": [],
         "k": 2, "output": fresh("anon")}),
+    ("POST", "/releases/synthesize"): lambda s: Example(json={
+        "dataset": "patients", "epsilon": 1.0, "delta": 1e-6, "method": "mst",
+        "columns": SYNTH_COLUMNS, "rows": 50, "output": fresh("syn")}),
+    ("POST", "/releases/evaluate-synthetic"): lambda s: Example(json={
+        "release": s.synthetic(), "target": "readmitted_30d"}),
     ("POST", "/releases/reidentify"): lambda s: Example(json={
         "dataset": "patients.pseudonymized", "tokens": [s.token]}),
     # DP

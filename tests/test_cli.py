@@ -113,7 +113,8 @@ def test_tampered_ledger_from_the_cli(home):
 def test_demo_runs_end_to_end(tmp_path):
     result = veil("demo", "--patients", "2000", "--workspace", "demo-ws", cwd=tmp_path)
     for step in ("generate synthetic patients", "ingest + encrypt", "verify audit ledger",
-                 "compliance reports"):
+                 "compliance reports", "DP synthetic patients", "patients.synthetic@1",
+                 "tstr_auc_synthetic", "membership_auc"):
         assert step in result.stdout
     assert (tmp_path / "demo-ws.key").exists()
     written = {p.name for p in (tmp_path / "demo-ws-reports").iterdir()}

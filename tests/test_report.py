@@ -110,6 +110,22 @@ def test_a_linkage_attack_within_the_policy_lowers_the_release_cell(world) -> No
     assert after.likelihood < before.likelihood and after.applied == "yes"
 
 
+def test_a_dp_synthetic_release_is_judged_by_its_guarantee(world) -> None:
+    ws, _, _ = world
+    ws.synthesize("patients", epsilon=1.0, delta=1e-7, method="mst", output="patients.syn",
+                  columns=["sex", "clinic_id", "glucose_mg_dl", "readmitted_30d"])
+    after = cell(ws, "sharing", "re_identification")
+    assert any("patients.syn@1: DP synthetic data, epsilon 1" in f for f in after.findings)
+    assert not any("patients.syn@1: linkage not measured" in f for f in after.findings)
+    hipaa = ws.report("hipaa")
+    found = finding(hipaa, "hipaa.deid.patients.syn@1")
+    assert found.status == "met" and "(1.0, 1e-07)-DP synthetic data (MST)" in found.detail
+    loose = ws.synthesize("patients", epsilon=9.0, delta=1e-7, method="mst",
+                          output="patients.loose", columns=["sex", "readmitted_30d"])
+    judged = cell(ws, "sharing", "re_identification")
+    assert any(f"{loose.record.ref}: synthetic at epsilon 9 > 8" in f for f in judged.findings)
+
+
 def test_an_erasure_shows_in_the_article_17_counts(world) -> None:
     ws, frame, _ = world
     before = finding(ws.report("gdpr"), "gdpr.15-17")

@@ -105,6 +105,7 @@ class Operation(StrEnum):
     REIDENTIFY = "reidentify"  # map pseudonyms back to the people they stand for
     DP_QUERY = "dp_query"  # answer an aggregate query with differential privacy
     DP_TRAIN = "dp_train"  # train a model with DP-SGD
+    DP_SYNTH = "dp_synth"  # make (and evaluate) a DP synthetic release of a dataset
     MODEL_USE = "model_use"  # score with, or export, a registered model
     FEDERATE = "federate"  # take part in or run a federated training
     HE_MPC = "he_mpc"  # HE scoring, Paillier sums, MPC statistics, ZK commitments
@@ -416,7 +417,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(OWNER),
     *(Rule("steward", operation=op) for op in (
         Operation.INGEST, Operation.PSEUDONYMIZED_READ, Operation.RELEASE,
-        Operation.BUDGET_ADMIN, Operation.GOVERN, Operation.AUDIT)),
+        Operation.DP_SYNTH, Operation.BUDGET_ADMIN, Operation.GOVERN, Operation.AUDIT)),
     *(Rule("steward", operation=Operation.RAW_READ, category=c) for c in (
         Category.QUASI_IDENTIFIER, Category.SENSITIVE, Category.OTHER, NO_CATEGORY)),
     Rule("steward", operation=Operation.RAW_READ, category=Category.DIRECT_IDENTIFIER,
@@ -425,7 +426,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     *(Rule("analyst", operation=op) for op in (Operation.DP_QUERY,
                                                Operation.PSEUDONYMIZED_READ)),
     *(Rule("ml_engineer", operation=op) for op in (
-        Operation.DP_TRAIN, Operation.MODEL_USE, Operation.FEDERATE, Operation.DP_QUERY)),
+        Operation.DP_TRAIN, Operation.DP_SYNTH, Operation.MODEL_USE, Operation.FEDERATE,
+        Operation.DP_QUERY)),
     Rule("auditor", operation=Operation.AUDIT),
     *(Rule("dpo", operation=op) for op in (
         Operation.CONSENT, Operation.DSAR, Operation.GOVERN, Operation.AUDIT)),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -47,6 +47,7 @@ from veil.govern.report.model import Report
 from veil.keys import KeyRing, KeySource, MasterKey, admin
 from veil.keys import tls as tls_certs
 from veil.ledger import Ledger, SignedTreeHead, Verification
+from veil.synth import service as synth_service
 from veil.train import service as train_service
 from veil.train.features import Encoding
 from veil.workspace import audit, datasets, sources
@@ -54,11 +55,13 @@ from veil.workspace.catalog import DatasetVersion
 from veil.workspace.store import Store
 
 if TYPE_CHECKING:
+    from veil.synth.evaluate import Evaluation
     from veil.train.model import Model
 
 __all__ = ["Session"]
 
-_RELEASES = ("pseudonymize", "safe_harbor", "anonymize")  # provenance sources of releases
+# provenance sources of releases
+_RELEASES = ("pseudonymize", "safe_harbor", "anonymize", synth_service.SOURCE)
 
 
 class Session:
@@ -340,6 +343,44 @@ class Session:
             delta=delta, model=model, name=name or f"{dataset}.{target}", epochs=epochs,
             batch_size=batch_size, max_grad_norm=max_grad_norm, lr=lr, optimizer=optimizer,
             holdout=holdout, seed=seed)
+
+    # -- DP synthetic data ---------------------------------------------------------------------
+    def synthesize(self, name: str, *, epsilon: float, delta: float, method: str = "aim",
+                   rows: int | None = None, columns: Sequence[str] | None = None,
+                   bins: int = 16, holdout: float = 0.2, output: str | None = None,
+                   version: int | None = None, seed: int | None = None,
+                   progress: Callable[[float], None] | None = None
+                   ) -> synth_service.Synthetic:
+        """Make a DP synthetic copy of ``columns`` (default: every column the purpose allows
+        but the subject id) with AIM or MST, spending (epsilon, delta) from the dataset's
+        budget, and store it as release ``output`` (default ``{name}.synthetic``); see
+        :mod:`veil.synth.service`. ``progress`` gets the share of the budget measured so far."""
+        record = self._store.version(name, version)
+        if columns is None:
+            columns = [c for c in self._default_columns(record) if c != record.subject_id]
+        wanted = datasets.check_columns(record, columns)
+        scope = self._allow(Operation.DP_SYNTH, record=record, columns=wanted)
+        return synth_service.synthesize(
+            self._store, scope, record, dp_service.settings(self._store, name), columns=wanted,
+            epsilon=epsilon, delta=delta, method=method, rows=rows, bins=bins, holdout=holdout,
+            target=output or f"{name}.synthetic", seed=seed, progress=progress)
+
+    def evaluate_synthetic(self, name: str, *, version: int | None = None,
+                           target: str | None = None,
+                           workload: Sequence[Sequence[str]] | None = None) -> Evaluation:
+        """Compare synthetic release ``name`` with the real rows it was fitted on and those
+        held out (marginals, correlations, train-on-synthetic accuracy, closeness, copies and
+        a membership attack). Reads real data, so it needs the ``dp_synth`` right on the
+        source that making the release needed; the result is not DP and is logged."""
+        record = self._store.version(name, version)
+        if record.provenance.get("source") != synth_service.SOURCE:
+            raise InputError(f"{record.ref} is not a synthetic release")
+        origin = lineage_graph.Source.parse(record.provenance["from"])
+        source = self._store.version(origin.dataset, origin.version)
+        scope = self._allow(Operation.DP_SYNTH, record=source,
+                            columns=datasets.check_columns(source, record.provenance["columns"]))
+        return synth_service.evaluate(self._store, scope, record, source, target=target,
+                                      workload=workload)
 
     def join_federation(self, dataset: str, *, run: str, epsilon: float | None,
                         delta: float | None, rho: float | None,

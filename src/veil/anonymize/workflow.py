@@ -28,7 +28,7 @@ from veil.workspace.catalog import DatasetVersion
 from veil.workspace.store import Store, check_name, summary
 
 __all__ = ["anonymize_release", "check_names", "plan", "pseudonymize", "reidentify",
-           "reidentify_source", "safe_harbor_release"]
+           "reidentify_source", "safe_harbor_release", "store_release"]
 
 
 def check_names(store: Store, source: DatasetVersion, target: str, *, with_map: bool) -> None:
@@ -67,7 +67,7 @@ def pseudonymize(store: Store, scope: Scope, record: DatasetVersion, columns: Se
     provenance = {"source": "pseudonymize", "from": record.ref, "columns": list(done.domains),
                   "domains": done.domains, "pseudonym_key": pseudonym_key_id(epoch),
                   "epoch": epoch, "reversible": bool(reversible)}
-    return _store(store, scope, done.frame, target, record.subject_id, provenance,
+    return store_release(store, scope, done.frame, target, record.subject_id, provenance,
                   "dataset.pseudonymize", done.token_map if reversible else None)
 
 
@@ -84,7 +84,7 @@ def safe_harbor_release(store: Store, scope: Scope, record: DatasetVersion, *, t
     result = release.frame.insert_column(0, codes.frame[record.subject_id])
     provenance = {"source": "safe_harbor", "from": record.ref,
                   "subject_codes": record.subject_id} | release.to_dict()
-    return _store(store, scope, result, target, record.subject_id, provenance,
+    return store_release(store, scope, result, target, record.subject_id, provenance,
                   "dataset.safe_harbor", codes.token_map)
 
 
@@ -111,7 +111,7 @@ def anonymize_release(store: Store, scope: Scope, record: DatasetVersion, chosen
                         entities=chosen.entities, **settings)
     provenance = {"source": "anonymize", "from": record.ref, "dropped": list(chosen.dropped),
                   "kept": list(chosen.kept)} | release.to_dict()
-    stored = _store(store, scope, release.frame, target, "", provenance, "dataset.anonymize",
+    stored = store_release(store, scope, release.frame, target, "", provenance, "dataset.anonymize",
                     None)
     return release, stored
 
@@ -140,11 +140,12 @@ def reidentify(store: Store, scope: Scope, record: DatasetVersion, tokens: Seque
     return found
 
 
-def _store(store: Store, scope: Scope, frame: pl.DataFrame, target: str, subject_id: str,
-           provenance: dict[str, Any], action: str, token_map: pl.DataFrame | None
-           ) -> DatasetVersion:
+def store_release(store: Store, scope: Scope, frame: pl.DataFrame, target: str, subject_id: str,
+                  provenance: dict[str, Any], action: str, token_map: pl.DataFrame | None, *,
+                  guarantee: dict[str, float] | None = None) -> DatasetVersion:
     """Seal a derived frame (and its token map), then register both with their ledger entries
-    in one transaction; on failure the sealed files are discarded."""
+    in one transaction; on failure the sealed files are discarded. ``guarantee`` is a DP
+    release's (epsilon, delta, rho), carried into its lineage."""
     parts = [(frame, True)] + ([] if token_map is None else [(token_map, False)])
     source = lineage.Source.parse(provenance["from"])
     with store.sealing(*parts) as sealed, store.transaction() as now:
@@ -167,5 +168,6 @@ def _store(store: Store, scope: Scope, frame: pl.DataFrame, target: str, subject
                   key_id=sealed[0][1], source=provenance, classification=summary(sealed[0][4]),
                   bind=binding.bind_version(store.conn, target, version))
         lineage.record(store, scope, now,
-                       lineage.Artifact("release", target, str(version), None, (source,)), *made)
+                       lineage.Artifact("release", target, str(version), guarantee, (source,)),
+                       *made)
     return store.version(target, version)

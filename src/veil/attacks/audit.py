@@ -54,7 +54,8 @@ from veil.train.dpsgd import (
 )
 
 __all__ = ["AuditResult", "audit_dpsgd_multi_run", "audit_dpsgd_one_run", "audit_federated",
-           "audit_query", "central_dp_round", "epsilon_lower_bound", "one_run_lower_bound"]
+           "audit_query", "audit_synth", "central_dp_round", "epsilon_lower_bound",
+           "one_run_lower_bound"]
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,35 @@ def audit_query(measure: Measure = "pure", budget: float = 1.0, *, integer: bool
                  "claimed_scale": float(reference.scale),
                  "accountant": "OpenDP privacy map" + (
                      "" if measure == "pure" else " (zCDP to approx-DP conversion)")})
+
+
+# -- DP synthetic data -----------------------------------------------------------------------
+def audit_synth(rho: float = 0.01, *, delta: float = 1e-5, samples: int = 200_000,
+                confidence: float = 0.95) -> AuditResult:
+    """Audit one measurement step of the synthesizers (MST, AIM): the
+    :class:`veil.synth.measure.Accountant`'s Gaussian on a marginal's count vector, spending
+    ``rho``, run on counts of 0 and of 1 (one person added to a cell). OpenDP's noise is
+    i.i.d. per cell, so each cell of one long count vector is an independent release. The
+    claim is the Accountant's recorded spend (OpenDP's privacy map) converted to
+    (epsilon, ``delta``) by OpenDP's ``make_zCDP_to_approxDP``."""
+    from veil.synth.measure import Accountant
+
+    if samples < 2:
+        raise InputError(f"an audit needs at least 2 releases per world; got {samples}")
+    accountant = Accountant(2 * rho)
+    one, _ = accountant.gaussian(np.zeros(samples), rho, "audit: counts of 0")
+    other, _ = accountant.gaussian(np.ones(samples), rho, "audit: counts of 1")
+    spend = accountant.spends[0]
+    dp = opendp()
+    gaussian = dp.m.make_gaussian(dp.atom_domain(T=float, nan=False),
+                                  dp.absolute_distance(T=float), scale=spend.scale)
+    claim = float(dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(gaussian), delta).map(1.0)[0])
+    return AuditResult(
+        mechanism="synth: Gaussian marginal measurement", claimed_epsilon=claim, delta=delta,
+        lower_bound=epsilon_lower_bound(one, other, delta, confidence=confidence),
+        confidence=confidence, samples=samples,
+        details={"rho": spend.rho, "scale": spend.scale,
+                 "accountant": "OpenDP privacy map (zCDP to approx-DP conversion)"})
 
 
 # -- DP-SGD ---------------------------------------------------------------------------------

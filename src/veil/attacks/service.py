@@ -267,7 +267,7 @@ def reconstruction(session: Any, store: Store, scope: Scope, record: DatasetVers
                           "epsilon_spent": private.epsilon_spent})
 
 
-MECHANISMS = ("query", "dpsgd", "dpsgd-multi-run", "federated")
+MECHANISMS = ("query", "dpsgd", "dpsgd-multi-run", "federated", "synth")
 
 
 def _auditor(mechanism: str) -> Callable[..., Any]:
@@ -275,7 +275,7 @@ def _auditor(mechanism: str) -> Callable[..., Any]:
 
     found = {"query": audits.audit_query, "dpsgd": audits.audit_dpsgd_one_run,
              "dpsgd-multi-run": audits.audit_dpsgd_multi_run,
-             "federated": audits.audit_federated}.get(mechanism)
+             "federated": audits.audit_federated, "synth": audits.audit_synth}.get(mechanism)
     if found is None:
         raise InputError(f"unknown DP mechanism {mechanism!r}; audits exist for "
                          f"{list(MECHANISMS)}")

@@ -25,6 +25,7 @@ from veil.cli import (
     protect,
     report,
     scan,
+    synth,
     train,
     zk,
 )
@@ -63,6 +64,7 @@ app.command()(dp.query)
 app.add_typer(dp.app, name="budget")
 app.command()(train.train)
 app.add_typer(train.app, name="models")
+app.add_typer(synth.app, name="synth")
 app.add_typer(federate.app, name="federate")
 app.add_typer(he.app, name="he")
 app.add_typer(mpc.app, name="mpc")
@@ -302,6 +304,12 @@ def demo(
         for how, accuracy in summary.models:
             models.add_row(how, f"{accuracy:.4f}")
         out.print(models)
+    if summary.synthetic is not None:
+        synthetic = Table("measure", "value", title=f"DP synthetic release "
+                          f"{summary.synthetic[0]}: evaluation (not DP; for the data owner)")
+        for name, value in synth.summary_rows(summary.synthetic[1]):
+            synthetic.add_row(name, value)
+        out.print(synthetic)
     if summary.attacks:
         out.print(attack.leakage_table(summary.attacks))
     if summary.audit is not None:

@@ -217,7 +217,7 @@ def _parse(pairs: list[str]) -> dict[str, object]:
 def audit(
     ctx: typer.Context,
     mechanism: Annotated[str, typer.Argument(
-        help="query, dpsgd (one training run), dpsgd-multi-run or federated.")],
+        help="query, dpsgd (one training run), dpsgd-multi-run, federated or synth.")],
     settings: Annotated[list[str] | None, typer.Option(
         "--set", help="An audit parameter as key=value (e.g. budget=1, canaries=2000).")] = None,
     as_json: Json = False,

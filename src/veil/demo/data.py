@@ -100,6 +100,11 @@ _ETHNICITIES = {
     "Unknown": 0.01,
 }
 
+# Public vocabularies of the coded columns (the code lists, not read from any table): what a
+# DP release may use as its categories.
+DIAGNOSIS_CODES = tuple(d.code for d in _DIAGNOSES)
+ETHNICITIES = tuple(_ETHNICITIES)
+
 _EMAIL_DOMAINS = {
     "example.com": 0.45,
     "example.org": 0.2,

@@ -19,7 +19,7 @@ from rich.progress import Progress
 
 from veil.access.session import Session
 from veil.anonymize.release import Release
-from veil.demo.data import generate_patients
+from veil.demo.data import DIAGNOSIS_CODES, ETHNICITIES, generate_patients
 from veil.demo.federation import NAME as FEDERATED_MODEL
 from veil.demo.federation import Comparison, federate_clinics
 from veil.demo.governance import ANALYST, STUDY, govern
@@ -45,6 +45,8 @@ MARKER = ".veil-demo"
 # Public bounds of the lab values (clinical ranges, not read from the data).
 BOUNDS = {"glucose_mg_dl": (40.0, 450.0), "bmi": (10.0, 70.0), "hba1c_pct": (3.0, 15.0),
           "systolic_bp": (60.0, 250.0), "cholesterol_mg_dl": (80.0, 400.0)}
+SYNTH_METHOD = "aim"
+SYNTH_COLUMNS = ("clinic_id", "sex", "ethnicity", "diagnosis_code", *BOUNDS, "readmitted_30d")
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class DemoSummary:
     governance: list[tuple[str, str]] = field(default_factory=list)  # (what, outcome)
     reports: list[tuple[str, str, dict[str, Path]]] = field(default_factory=list)  # title,
     # what it found, files written
+    synthetic: tuple[str, dict[str, Any]] | None = None  # release, its evaluation's summary
 
     def run(self, name: str, action: Callable[[], str], progress: Progress | None) -> None:
         task = progress.add_task(name, total=None) if progress else None
@@ -266,6 +269,19 @@ def run_demo(
         return (f"readmission model at epsilon 1 and 8, registered with model cards; epsilon "
                 f"{left.left.epsilon:g} of {left.budget.epsilon:g} left")
 
+    def synthetic() -> str:
+        ws.dp_settings(DATASET, public_keys={"ethnicity": ETHNICITIES,
+                                             "diagnosis_code": DIAGNOSIS_CODES})
+        made = ws.synthesize(DATASET, epsilon=1.0, delta=1e-9, method=SYNTH_METHOD,
+                             columns=SYNTH_COLUMNS, seed=seed)
+        found = ws.evaluate_synthetic(made.record.dataset, target="readmitted_30d")
+        summary.synthetic = (made.record.ref, found.summary())
+        left = ws.budget(DATASET)
+        return (f"{made.record.ref}: {made.record.rows:,} rows by {SYNTH_METHOD.upper()} at "
+                f"epsilon 1 ({made.privacy['measurements']} measurements, fitted in "
+                f"{made.fit_seconds:.0f} s); epsilon {left.left.epsilon:g} of "
+                f"{left.budget.epsilon:g} left")
+
     def attacks() -> str:
         assert plain is not None  # the models step trained the baseline
         attacked = ws.attack("readmission-eps1", kind="membership", references=REFERENCES,
@@ -350,6 +366,7 @@ def run_demo(
                              ("discover personal data", discover), ("read back", read_back),
                              ("anonymize a release", release),
                              ("DP statistics", statistics), ("DP-SGD models", models),
+                             ("DP synthetic patients", synthetic),
                              ("attack our own models", attacks),
                              ("purpose, consent, access, erasure", governance),
                              ("federated learning", federated),

@@ -372,7 +372,7 @@ def _unknown(store: Store, purpose: purposes.Purpose, subjects: pl.Series) -> in
     left = subjects.unique().to_frame("subject")
     for name in purpose.datasets:
         record = store.version(name)
-        if record.destroyed is None:
+        if record.destroyed is None and record.subject_id:  # releases hold no subject ids
             left = left.join(_known_subjects(store, record), on="subject", how="anti")
     return left.height
 

@@ -1,8 +1,10 @@
-"""Differentially private synthetic tables (groundwork: pure algorithms, no workspace wiring).
+"""Differentially private synthetic tables (see ``docs/synth.md``).
 
-``discretize`` codes a table from public bins and categories; ``mst`` fits MST under
-(epsilon, delta)-DP with every bit of noise from OpenDP (``measure``); ``baseline`` and
-``evaluate`` say whether the result kept more structure than independent columns would.
+``discretize`` codes a table from public bins and categories; ``mst`` and ``aim`` fit MST and
+AIM under (epsilon, delta)-DP with every bit of noise from OpenDP (``measure``); ``baseline``
+is the non-private floor; ``evaluate`` and ``report`` say what a synthetic table kept of the
+real one and how close it came to the people in it; ``service`` makes synthetic releases inside
+a workspace (``Session.synthesize``, ``Session.evaluate_synthetic``).
 """
 
 from veil.synth._pgm import PGMModel

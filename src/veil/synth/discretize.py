@@ -20,20 +20,22 @@ __all__ = ["Binned", "Categorical", "Coded", "Spec", "decode", "encode"]
 
 @dataclass(frozen=True)
 class Binned:
-    """A numeric column cut at public ``edges`` (ascending); values outside are clamped."""
+    """A numeric column cut at public ``edges`` (ascending); values outside are clamped.
+    ``whole``: the column holds whole numbers, so values drawn back are whole too."""
 
     edges: tuple[float, ...]
+    whole: bool = False
 
     def __post_init__(self) -> None:
         if len(self.edges) < 2 or bool(np.any(np.diff(self.edges) <= 0)):
             raise InputError("bin edges must be at least two strictly ascending numbers")
 
     @classmethod
-    def uniform(cls, lower: float, upper: float, bins: int) -> Binned:
+    def uniform(cls, lower: float, upper: float, bins: int, *, whole: bool = False) -> Binned:
         """``bins`` equal-width bins over the public range [lower, upper]."""
         if bins < 1 or not upper > lower:
             raise InputError("uniform bins need bins >= 1 and upper > lower")
-        return cls(tuple(float(x) for x in np.linspace(lower, upper, bins + 1)))
+        return cls(tuple(float(x) for x in np.linspace(lower, upper, bins + 1)), whole)
 
     @property
     def size(self) -> int:
@@ -46,10 +48,20 @@ class Binned:
         # Clamping (not dropping) keeps one row per record, so the table's size is unchanged.
         return np.searchsorted(np.asarray(self.edges[1:-1]), x, side="right")
 
-    def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Bin midpoints: the representative value of each code."""
+    def decode(self, codes: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Bin midpoints, or with ``rng`` a value drawn uniformly within each code's bin (a
+        whole number for a ``whole`` column), which encodes back to the same code."""
         edges = np.asarray(self.edges)
-        return ((edges[:-1] + edges[1:]) / 2)[codes]
+        low, high = edges[:-1][codes], edges[1:][codes]
+        if rng is None:
+            middle = (low + high) / 2
+            return np.round(middle) if self.whole else middle
+        if not self.whole:
+            return low + rng.random(len(codes)) * (high - low)
+        first = np.ceil(low)
+        last = np.where(codes == self.size - 1, np.floor(high), np.ceil(high) - 1)
+        drawn = first + np.floor(rng.random(len(codes)) * (last - first + 1))
+        return np.where(last >= first, drawn, np.round((low + high) / 2))
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ class Categorical:
             raise InputError(f"column {values.name!r} has values outside its public categories")
         return codes
 
-    def decode(self, codes: np.ndarray) -> np.ndarray:
+    def decode(self, codes: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         return np.asarray(self.categories, dtype=object)[codes]
 
 
@@ -122,13 +134,16 @@ def encode(frame: pl.DataFrame, specs: Mapping[str, Spec]) -> Coded:
     columns = {}
     for name, spec in specs.items():
         series = frame[name]
-        if series.null_count():
+        nullable = isinstance(spec, Categorical) and None in spec.categories
+        if series.null_count() and not nullable:
             raise InputError(f"column {name!r} has nulls; give them a category first")
         columns[name] = spec.encode(series)
     return Coded(columns, {name: spec.size for name, spec in specs.items()})
 
 
-def decode(coded: Coded, specs: Mapping[str, Spec]) -> pl.DataFrame:
-    """Values back from codes: categories, or bin midpoints for numeric columns."""
-    return pl.DataFrame({name: spec.decode(coded.columns[name]).tolist()
+def decode(coded: Coded, specs: Mapping[str, Spec], *,
+           rng: np.random.Generator | None = None) -> pl.DataFrame:
+    """Values back from codes: categories, or for numeric columns bin midpoints (or, with
+    ``rng``, values drawn within the bins)."""
+    return pl.DataFrame({name: spec.decode(coded.columns[name], rng).tolist()
                          for name, spec in specs.items()})

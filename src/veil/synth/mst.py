@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from veil.errors import InputError
-from veil.synth._pgm import PGMModel, mbi, recode
+from veil.synth._pgm import PGMModel, estimate, mbi, recode
 from veil.synth.discretize import Coded
 from veil.synth.measure import Accountant, rho_for
 
 __all__ = ["fit_mst"]
 
 
-def fit_mst(data: Coded, epsilon: float, delta: float, *, iters: int = 2000) -> PGMModel:
-    """Fit MST to ``data`` under (epsilon, delta)-DP (via rho-zCDP)."""
+def fit_mst(data: Coded, epsilon: float, delta: float, *, iters: int = 2000,
+            progress: Callable[[float], None] | None = None) -> PGMModel:
+    """Fit MST to ``data`` under (epsilon, delta)-DP (via rho-zCDP). ``progress``, if given,
+    is called with the share of rho spent after each of the three phases, then with 1.0 once
+    the model is fit."""
     pgm = mbi()
     attrs = data.attributes
     if len(attrs) < 2:
@@ -35,6 +39,7 @@ def fit_mst(data: Coded, epsilon: float, delta: float, *, iters: int = 2000) -> 
     rho = rho_for(epsilon, delta)
     acct = Accountant(rho)
     third = rho / 3
+    report = progress or (lambda share: None)
 
     # 1. All 1-way marginals, compressed where the noisy counts show no support.
     one_way, mapping, full = [], {}, pgm.Domain.fromdict(dict(data.domain))
@@ -47,19 +52,23 @@ def fit_mst(data: Coded, epsilon: float, delta: float, *, iters: int = 2000) -> 
             mapping[a] = np.where(keep, np.cumsum(keep) - 1, keep.sum()).astype(np.int64)
             m = m.compress({a: mapping[a]}, full)
         one_way.append(m)
+    report(min(acct.spent / rho, 1.0))
     small = recode(data, mapping)
     domain = pgm.Domain(attrs, [small.domain[a] for a in attrs])
 
     # 2. Spanning tree by the exponential mechanism on the independent model's L1 error.
-    independent = pgm.estimation.MirrorDescent().estimate(domain, one_way, iters=iters // 4)
+    independent, _ = estimate(domain, one_way, iters=iters // 4)
     edges = _select(small, independent, acct, third)
+    report(min(acct.spent / rho, 1.0))
 
     # 3. The tree's 2-way marginals, then one model fit to everything measured.
     two_way = []
     for a, b in edges:
         y, sigma = acct.gaussian(small.counts((a, b)), third / len(edges), f"2-way {a},{b}")
         two_way.append(pgm.LinearMeasurement(y, (a, b), stddev=sigma))
-    model = pgm.estimation.MirrorDescent().estimate(domain, one_way + two_way, iters=iters)
+    report(min(acct.spent / rho, 1.0))
+    model, _ = estimate(domain, one_way + two_way, iters=iters)
+    report(1.0)
     return PGMModel(model, dict(data.domain), mapping, tuple(edges), tuple(acct.spends), rho,
                     time.perf_counter() - start)
 

@@ -6,7 +6,7 @@ made (the Safe Harbor actions; the privacy models met, utility and risk before a
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import Field
@@ -15,8 +15,11 @@ from veil.access.policy import Operation
 from veil.access.session import Session
 from veil.anonymize.hierarchy import Hierarchy
 from veil.api.auth import Current
+from veil.api.jobs import Job
 from veil.api.models import PROBLEMS, Answer, Body, Name, Version
-from veil.api.routes._common import needs
+from veil.api.routes._common import needs, queue
+from veil.errors import InputError
+from veil.workspace.datasets import check_columns
 
 router = APIRouter(prefix="/releases", tags=["releases"], responses=PROBLEMS)
 
@@ -59,6 +62,30 @@ class Anonymize(ReleaseOf):
     suppression_limit: float = Field(default=0.0, ge=0, le=1)
     algorithm: Literal["optimal", "mondrian"] = "optimal"
     metric: Literal["loss", "entropy", "height", "discernibility"] = "loss"
+
+
+class Synthesize(ReleaseOf):
+    """A DP synthetic copy (AIM or MST) spending (epsilon, delta) from the dataset's budget;
+    numeric columns need declared bounds, categories declared public keys."""
+
+    epsilon: float = Field(gt=0)
+    delta: float = Field(default=1e-9, gt=0, lt=1)
+    method: Literal["aim", "mst"] = "aim"
+    rows: int | None = Field(default=None, ge=1, le=10_000_000,
+                             description="rows to sample (default: as many as were fitted)")
+    columns: Columns | None = Field(default=None, description="default: all the purpose "
+                                    "allows but the subject id")
+    bins: int = Field(default=16, ge=2, le=1000)
+    holdout: float = Field(default=0.2, ge=0, lt=1)
+
+
+class EvaluateSynthetic(Body):
+    """Score a synthetic release against the real rows (not DP: for the data owner)."""
+
+    release: Name
+    version: int | None = None
+    target: Name | None = Field(default=None, description="column for train-on-synthetic, "
+                                "test-on-real")
 
 
 class Reidentify(Body):
@@ -116,3 +143,38 @@ async def reidentify(body: Reidentify, caller: Current) -> Reidentified:
     never which values)."""
     return await caller.run(lambda s: Reidentified(
         values=s.reidentify(body.dataset, body.tokens, version=body.version)))
+
+
+@router.post("/synthesize", response_model=Job, status_code=202,
+             openapi_extra=needs(Operation.DP_SYNTH))
+async def synthesize(body: Synthesize, caller: Current) -> Job:
+    """Fit and store a DP synthetic release in the background; poll ``GET /jobs/{id}``,
+    whose result is the release's version, guarantee and fit time."""
+    def check(s: Session) -> None:
+        record = s.version(body.dataset, body.version)
+        if body.columns is not None:
+            check_columns(record, body.columns)
+        s.authorize(Operation.DP_SYNTH, dataset=body.dataset, columns=body.columns or ())
+
+    def make(s: Session) -> dict[str, Any]:
+        made = s.synthesize(body.dataset, **body.model_dump(exclude={"dataset"}))
+        return {"release": Version.of(made.record).model_dump(), "privacy": made.privacy,
+                "fit_seconds": made.fit_seconds}
+
+    return await queue(caller, "dataset.synthesize", make, check)
+
+
+@router.post("/evaluate-synthetic", response_model=Job, status_code=202,
+             openapi_extra=needs(Operation.DP_SYNTH))
+async def evaluate_synthetic(body: EvaluateSynthetic, caller: Current) -> Job:
+    """Evaluate a synthetic release in the background; the job's result is the evaluation
+    (marginals, correlations, TSTR, closeness, copies, membership attack)."""
+    def check(s: Session) -> None:
+        record = s.version(body.release, body.version)
+        if record.provenance.get("source") != "synthesize":
+            raise InputError(f"{record.ref} is not a synthetic release")
+        source = record.provenance["from"].rpartition("@")[0]
+        s.authorize(Operation.DP_SYNTH, dataset=source, columns=record.provenance["columns"])
+
+    return await queue(caller, "synth.evaluate", lambda s: s.evaluate_synthetic(
+        body.release, version=body.version, target=body.target).to_dict(), check)

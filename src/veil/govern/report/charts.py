@@ -31,7 +31,7 @@ from matplotlib.patches import Patch
 from veil.govern.report import policy
 from veil.govern.report.model import LEVELS, Chart, level_of
 
-__all__ = ["LEVEL_COLOURS", "NA_COLOUR", "svg"]
+__all__ = ["LEVEL_COLOURS", "NA_COLOUR", "svg", "svg_options", "to_svg"]
 
 """The shipped policy's lowest score of each level, used when no bands are given."""
 
@@ -74,7 +74,7 @@ _NAMESPACES = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
 
 
 @contextmanager
-def _options(salt: str) -> Iterator[None]:
+def svg_options(salt: str) -> Iterator[None]:
     with _LOCK, matplotlib.rc_context(_RC | {"svg.hashsalt": f"veil-report-{salt}"}):
         yield
 
@@ -82,14 +82,14 @@ def _options(salt: str) -> Iterator[None]:
 def svg(chart: Chart, *, bands: dict[str, int] | None = None) -> str:
     """``chart`` as one ``<svg role="img">`` element with a ``<title>`` for screen readers;
     ``bands`` (lowest score of each level) colour a heat map, the shipped ones by default."""
-    with _options(chart.id):
+    with svg_options(chart.id):
         if _empty(chart):
             figure = _no_data(chart)
         elif chart.kind == "heatmap":
             figure = _heatmap(chart, bands or dict(policy.load()["levels"]))
         else:
             figure = _DRAW[chart.kind](chart)
-        return _to_svg(figure, chart.title)
+        return to_svg(figure, chart.title)
 
 
 def _empty(chart: Chart) -> bool:
@@ -98,7 +98,7 @@ def _empty(chart: Chart) -> bool:
     return not any(s.y for s in chart.series)
 
 
-def _to_svg(figure: Figure, title: str) -> str:
+def to_svg(figure: Figure, title: str) -> str:
     """The figure as an element to inline in HTML: no XML prolog, no metadata, no namespace
     URLs (the HTML parser puts inline SVG in the SVG namespace by itself)."""
     out = io.StringIO()

@@ -31,7 +31,8 @@ from veil.workspace.store import Store
 
 __all__ = ["RELEASES", "ConsentState", "Facts", "Request", "gather"]
 
-RELEASES = ("anonymize", "pseudonymize", "safe_harbor")  # provenance sources of a release
+# provenance sources of a release
+RELEASES = ("anonymize", "pseudonymize", "safe_harbor", "synthesize")
 _TIME_TEXT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # how consent_events stores times (sorts as text)
 
 
@@ -176,7 +177,8 @@ class Facts:
 
 
 def kind_of(record: DatasetVersion) -> str:
-    """raw, a release source (anonymize, pseudonymize, safe_harbor) or token-map."""
+    """raw, a release source (anonymize, pseudonymize, safe_harbor, synthesize) or
+    token-map."""
     source = record.provenance.get("source")
     return source if source in (*RELEASES, "token-map") else "raw"
 

@@ -27,6 +27,12 @@ def _release(s: Scorer, record: DatasetVersion) -> tuple[Finding, tuple[str, ...
     risk = prov.get("risk_after", {}).get("highest_risk") if how == "anonymize" else None
     if how == "safe_harbor" and not kinds:
         status, method = "met", "Safe Harbor (164.514(b)(2)): none of the 18 kinds found"
+    elif how == "synthesize" and not kinds:
+        privacy = prov.get("privacy", {})
+        status = "met"
+        method = (f"expert determination evidence (164.514(b)(1)): "
+                  f"({privacy.get('epsilon')}, {privacy.get('delta')})-DP synthetic data "
+                  f"({str(prov.get('method', '')).upper()}); no row is a person's record")
     elif how == "anonymize" and k is not None and k >= linkage["k_min"] and (
             risk is not None and risk <= linkage["prosecutor_risk_max"]) and (
             rate is None or rate <= linkage["linkage_rate_max"]):

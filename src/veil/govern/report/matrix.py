@@ -10,6 +10,7 @@ Cells no rule covers do not apply to that stage.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -239,6 +240,18 @@ def _release_judgement(s: Scorer, record: DatasetVersion, judged: _Judgement) ->
         judged.raise_to(4 if kinds else 2, f"{record.ref}: Safe Harbor, "
                         f"{', '.join(kinds) + ' still present' if kinds else '18 kinds removed'}",
                         cited)
+    elif how == "synthesize":
+        privacy = prov.get("privacy", {})
+        epsilon, ceiling = float(privacy.get("epsilon", math.inf)), s.policy["dp"]["epsilon_max"]
+        cited = s.version(record, f"{record.ref}: {str(prov.get('method', '')).upper()} "
+                                  f"synthetic data, ({epsilon:g}, {privacy.get('delta', 0):g})"
+                                  "-DP per person")
+        if epsilon > ceiling:
+            judged.raise_to(4, f"{record.ref}: synthetic at epsilon {epsilon:g} > {ceiling:g}",
+                            cited, s.threshold("dp", "epsilon_max"))
+        else:
+            judged.raise_to(1, f"{record.ref}: DP synthetic data, epsilon {epsilon:g}; no row "
+                               "is a person's record", cited)
     else:
         cited = s.version(record, f"{record.ref}: pseudonymized columns "
                                   f"{', '.join(prov.get('columns', []))}")
@@ -254,7 +267,7 @@ def _release_judgement(s: Scorer, record: DatasetVersion, judged: _Judgement) ->
                                f"{record.ref}", ref, s.threshold("linkage", "linkage_rate_max"))
         else:
             judged.note(f"linkage attack on {record.ref}: {_pct(rate)} re-identified", ref)
-    if not measured:
+    if not measured and how != "synthesize":  # a DP release's evidence is its guarantee
         judged.raise_to(judged.likelihood + 1, f"{record.ref}: linkage not measured", cited)
 
 
@@ -266,10 +279,11 @@ def _releases(s: Scorer) -> Cell | None:
         _release_judgement(s, record, judged)
     if not releases:
         judged.note("no release made: nothing leaves the workspace as rows")
-    measured = sum(bool(s.facts.attacks_on("release", r.dataset, r.version)) for r in releases)
+    measured = sum(facts_.kind_of(r) == "synthesize" or bool(s.facts.attacks_on(
+        "release", r.dataset, r.version)) for r in releases)
     return s.cell("sharing", "re_identification", judged,
-                  "k-anonymity with suppression, Safe Harbor, linkage attacks on each release "
-                  "(veil attack linkage)",
+                  "k-anonymity with suppression, Safe Harbor, DP synthetic data (veil synth), "
+                  "linkage attacks on each release (veil attack linkage)",
                   "yes" if releases and measured == len(releases) else
                   "partly" if releases else "no")
 
