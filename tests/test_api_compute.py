@@ -198,6 +198,30 @@ def test_a_refused_or_mistyped_training_is_answered_at_once_without_a_job(client
     assert len(ok(engineer.get("/jobs"))) == jobs
 
 
+def test_a_synthetic_release_is_made_and_evaluated_as_jobs(clients, world) -> None:
+    engineer, analyst = clients["ml_engineer"], clients["analyst"]
+    body = {"dataset": "patients", "epsilon": 1.0, "delta": 1e-6, "method": "mst",
+            "columns": ["sex", "glucose_mg_dl", "readmitted_30d"], "rows": 120,
+            "output": "api.synthetic"}
+    _refused(analyst.post("/releases/synthesize", json=body))
+    _invalid(engineer.post("/releases/synthesize", json=body | {"columns": ["sex", "shoe"]}),
+             "shoe")
+    before = _left(engineer)
+    done = finished(engineer, ok(engineer.post("/releases/synthesize", json=body), 202))
+    assert done["state"] == "done", done["error"]
+    made = done["result"]
+    assert made["release"]["dataset"] == "api.synthetic" and made["release"]["rows"] == 120
+    assert made["privacy"]["epsilon"] == 1.0 and made["privacy"]["method"] == "mst"
+    assert _left(engineer)["spent"]["epsilon"] == pytest.approx(before["spent"]["epsilon"] + 1)
+    _invalid(engineer.post("/releases/evaluate-synthetic", json={"release": "patients"}),
+             "not a synthetic release")
+    scored = finished(engineer, ok(engineer.post("/releases/evaluate-synthetic", json={
+        "release": "api.synthetic", "target": "readmitted_30d"}), 202))
+    assert scored["state"] == "done", scored["error"]
+    assert scored["result"]["tstr"]["target"] == "readmitted_30d"
+    assert 0 <= scored["result"]["summary"]["membership_auc"] <= 1
+
+
 def test_predict_scores_rows_for_a_model_user(clients, world) -> None:
     rows = world.frame.select("glucose_mg_dl", "sex").head(5).to_dicts()
     scored = ok(clients["ml_engineer"].post(f"/models/{MODEL}/predict", json={"rows": rows}))
