@@ -41,7 +41,7 @@ def make(
     delta: Annotated[float, typer.Option(help="Delta to spend.")] = 1e-9,
     method: Annotated[str, typer.Option(help="aim (workload-adaptive) or mst (faster).")] = "aim",
     rows: Annotated[int | None, typer.Option(
-        help="Rows to sample (default: as many people as were fitted).")] = None,
+        help="Rows to sample (default: the model's noisy count of people).")] = None,
     columns: Annotated[str | None, typer.Option(
         help="Columns, comma-separated (default: all the purpose allows but the subject id)."
     )] = None,

@@ -181,9 +181,9 @@ def synthesize(store: Store, scope: Scope, record: DatasetVersion, settings: Set
                rows: int | None, bins: int, holdout: float, target: str, seed: int | None,
                progress: Callable[[float], None] | None) -> Synthetic:
     """Fit ``method`` to ``columns`` of ``record`` under (epsilon, delta)-DP, spending from
-    the dataset's budget, and store ``rows`` synthetic records (default: as many as were
-    fitted) as release ``target``. Everything that can be refused is refused before the budget
-    is touched."""
+    the dataset's budget, and store ``rows`` synthetic records (default: the model's noisy
+    estimate of how many people were fitted) as release ``target``. Everything that can be
+    refused is refused before the budget is touched."""
     from veil.synth.aim import fit_aim
     from veil.synth.mst import fit_mst
 
@@ -215,7 +215,9 @@ def synthesize(store: Store, scope: Scope, record: DatasetVersion, settings: Set
     spent = math.fsum(s.rho for s in model.spends)
     if spent > rho * (1 + 1e-9):  # pragma: no cover - the Accountant refuses this first
         raise RuntimeError(f"the fit spent rho {spent} over the {rho} debited")
-    count = rows or parts.train.rows
+    # The default size is the model's own noisy total, not the true count of people fitted,
+    # which would be a release without noise.
+    count = rows or max(1, round(float(model.model.total)))
     start = time.perf_counter()
     sample_seed = (split_seed ^ 0x5EED) % 2**32  # numpy's legacy seeding takes 32 bits
     coded = model.sample(count, seed=sample_seed)

@@ -72,7 +72,8 @@ class Synthesize(ReleaseOf):
     delta: float = Field(default=1e-9, gt=0, lt=1)
     method: Literal["aim", "mst"] = "aim"
     rows: int | None = Field(default=None, ge=1, le=10_000_000,
-                             description="rows to sample (default: as many as were fitted)")
+                             description="rows to sample (default: the model's noisy count "
+                             "of people)")
     columns: Columns | None = Field(default=None, description="default: all the purpose "
                                     "allows but the subject id")
     bins: int = Field(default=16, ge=2, le=1000)
