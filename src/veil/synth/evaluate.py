@@ -549,7 +549,9 @@ class Evaluation:
                       "tstr_accuracy_synthetic": self.tstr.synthetic.accuracy,
                       "tstr_accuracy_real": self.tstr.real.accuracy}
         p = self.privacy
-        found |= {"copies_train": p.copies_train, "copies_holdout": p.copies_holdout,
+        found |= {"copies_train": p.copies_train,
+                  "copies_train_sample": p.copies_train_sample,  # as many rows as holdout
+                  "copies_holdout": p.copies_holdout,
                   "dcr_median_train": p.dcr_train["median"],
                   "dcr_median_holdout": p.dcr_holdout["median"],
                   "closer_to_train": p.closer_to_train, "membership_auc": p.membership.auc,
