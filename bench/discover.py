@@ -34,9 +34,9 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+import veil.discover
 from bench._common import goal, timed, write_results
 from veil.demo.data import generate_patients
-from veil.discover import recognizers, validators
 from veil.discover.entities import Category, Entity
 from veil.discover.table import TableScan, scan_table
 
@@ -148,7 +148,9 @@ def _clear_value_caches() -> int:
     phone numbers), so a timed scan costs what a first scan of new data costs. Compiled regexes
     and the name lexicon (unbounded caches) stay loaded, like Presidio's engine."""
     cleared = 0
-    for module in (recognizers, validators):
+    modules = [m for name, m in sys.modules.items()
+               if name.startswith(f"{veil.discover.__name__}.")]
+    for module in modules:
         for obj in vars(module).values():
             info = getattr(obj, "cache_info", None)
             if callable(info) and info().maxsize is not None:

@@ -38,3 +38,27 @@ def test_finer_entity_folds_into_the_labelled_family() -> None:
     """A date of birth is scored as a DATE_TIME when the data only labels DATE_TIME."""
     result = _score(((5, 15, "DATE_TIME"),), [(5, 15, "DATE_OF_BIRTH")])
     assert result["entities"]["DATE_TIME"]["f1"] == 1.0
+
+
+def test_false_negatives_are_the_labelled_text_no_prediction_matched() -> None:
+    gold = ((0, 10, "PERSON"), (20, 30, "PERSON"))
+    result = _score(gold, [(0, 10, "PERSON")])
+    assert result["false_negatives"]["PERSON"] == ["x" * 10]
+
+
+def test_the_generated_corpus_is_scored_by_entity_and_by_locale() -> None:
+    """National ids keep their own names; each locale is scored on its own texts; a perfect
+    analyzer scores 1 everywhere, one that finds nothing 0."""
+    from bench.pii_eval import corpus_records, evaluate_by_locale
+
+    records = corpus_records(60, "heldout", seed=1)
+    gold = {r.text: list(r.gold) for r in records}
+    perfect = evaluate_by_locale(gold.__getitem__, records)
+    assert perfect["all"]["micro"]["f1"] == 1.0
+    assert {k for k in perfect if k != "all"} == {r.locale for r in records}
+    assert any(e.startswith(("PL_", "UK_", "DE_", "FR_")) for e in perfect["all"]["entities"])
+    nothing = evaluate_by_locale(lambda _text: [], records)
+    locale = records[0].locale
+    expected = sum(len(r.gold) for r in records if r.locale == locale)
+    assert nothing[locale]["micro"]["fn"] == expected
+    assert nothing["all"]["micro"]["f1"] == 0.0

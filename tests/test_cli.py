@@ -142,6 +142,13 @@ def test_scan_command_tables_text_and_bad_files(tmp_path):
     (tmp_path / "notes.txt").write_text("Call Jane Doe at 415-555-0199.\nNothing here.\n")
     text = json.loads(veil("scan", "notes.txt", "--json", cwd=tmp_path).stdout)
     assert text["columns"][0]["category"] == "DIRECT_IDENTIFIER"
+    (tmp_path / "brief.txt").write_text(
+        "Sehr geehrte Frau Kowalczyk, Ihre PESEL 44051401359 und Ihre Adresse Hauptstraße 5a, "
+        "10115 Berlin sind gespeichert. Rückruf unter +48 22 123 45 67.\n")
+    brief = json.loads(veil("scan", "brief.txt", "--json", cwd=tmp_path).stdout)
+    assert {"PL_PESEL", "PERSON", "STREET_ADDRESS", "PHONE_NUMBER"} <= set(
+        brief["columns"][0]["evidence"]["contained"])
+    assert "other_unique_identifiers" in {k["identifier"] for k in brief["safe_harbor"]["present"]}
     (tmp_path / "blob.csv").write_bytes(b"\x00\x01\x02binary")
     bad = veil("scan", "blob.csv", cwd=tmp_path, check=False)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

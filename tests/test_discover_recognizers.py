@@ -84,10 +84,10 @@ CASES = [
     ("Passport number C03005988 was scanned.", E.PASSPORT, "C03005988"),
     ("MRN: 00123456 admitted overnight.", E.MEDICAL_RECORD_NUMBER, "00123456"),
     ("Docs at https://example.com/a/b.", E.URL, "https://example.com/a/b"),
-    ("A 42-year-old woman presented.", E.AGE, "42-year-old"),
-    ("Patient aged 67 with fever.", E.AGE, "aged 67"),
-    ("Age: 42, smoker.", E.AGE, "Age: 42"),
-    ("35 yo male, stable.", E.AGE, "35 yo"),
+    ("A 42-year-old woman presented.", E.AGE, "42"),
+    ("Patient aged 67 with fever.", E.AGE, "67"),
+    ("Age: 42, smoker.", E.AGE, "42"),
+    ("35 yo male, stable.", E.AGE, "35"),
     ("Please contact Dr. Sarah Connor about the results.", E.PERSON, "Sarah Connor"),
     ("Yesterday Maria Garcia signed the form.", E.PERSON, "Maria Garcia"),
     ("Thanks, I forwarded it to John O'Brien-Smith.", E.PERSON, "John O'Brien-Smith"),
@@ -327,7 +327,7 @@ def test_vectorised_us_phone_check_never_disagrees_with_phonenumbers():
     import polars as pl
 
     from veil.discover import validators as v
-    from veil.discover.recognizers import PHONE_VALID_US, phone_score
+    from veil.discover.phones import PHONE_VALID_US, phone_score
 
     rng = random.Random(11)
     layouts = ["({a}) {b:03d}-{c:04d}", "{a}-{b:03d}-{c:04d}", "+1 {a} {b:03d} {c:04d}",

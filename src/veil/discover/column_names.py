@@ -29,12 +29,72 @@ class NameRule:
 def _rule(name: str, category: Category, entity: Entity | None, *words: str) -> NameRule:
     """Match any of ``words`` as whole ``_``-separated tokens of the normalised name; a word
     ending in ``*`` matches as a token prefix."""
+    return NameRule(name, category, entity, re.compile(_tokens(words)))
+
+
+def _tokens(words: tuple[str, ...]) -> str:
     alternatives = "|".join(w[:-1] + "[a-z0-9]*" if w.endswith("*") else w for w in words)
-    return NameRule(name, category, entity, re.compile(f"(?:^|_)(?:{alternatives})(?:_|$)"))
+    return f"(?:^|_)(?:{alternatives})(?:_|$)"
 
 
 _NUM = "(?:id|no|nr|num|number|nbr)"  # suffixes that make a word a number: patient_no
 _D, _Q, _S = Category.DIRECT_IDENTIFIER, Category.QUASI_IDENTIFIER, Category.SENSITIVE
+
+
+def _id_words(*words: str, bare: tuple[str, ...] = ()) -> str:
+    """A name regex for one national id: ``words`` as tokens anywhere in the name; ``bare``
+    (short words with other meanings: "abn" is also "abnormal", "cpr" resuscitation) only as
+    the whole name or with a number suffix ("abn_no")."""
+    alone = f"|^(?:{'|'.join(bare)})(?:_?{_NUM})?$" if bare else ""
+    return _tokens(words) + alone
+
+
+# National ids by name, in the languages of their countries. They share the rule name
+# "national_id" (HIPAA's "other unique identifying number") and set the entity. "nif" is
+# Spain's (the DNI as a tax number, the entity ES_NIF); Portugal's is "nif_pt"/"contribuinte".
+# "pan" stays a card number (PCI's primary account number) and "medicare" a US health plan
+# number: the values tell an Indian PAN or an Australian Medicare card apart.
+_NATIONAL_ID_NAMES: tuple[tuple[Entity, str], ...] = (
+    (Entity.UK_NHS, _id_words("nhs", "nhsno")),
+    (Entity.UK_NINO, _id_words("nino", "ni_?(?:no|number)", "national_?insurance*")),
+    (Entity.DE_TAX_ID, _id_words("steuer_?id*", "steuer_?identifikationsnummer",
+                                 "steueridentifikationsnummer", "idnr")),
+    (Entity.DE_ID_CARD, _id_words("personalausweis*", "ausweis_?(?:no|nr|nummer|number)",
+                                  "ausweisnummer")),
+    (Entity.FR_NIR, _id_words("insee", "numero_?securite_?sociale", "num_?secu",
+                              "securite_?sociale", "no_?secu", bare=("nir",))),
+    (Entity.PT_NIF, _id_words("nif_?pt", "contribuinte", "numero_?contribuinte")),
+    (Entity.ES_NIE, _id_words("nie", "numero_?extranjero")),
+    (Entity.ES_NIF, _id_words("dni", "nif", "documento_?nacional*")),
+    (Entity.IT_FISCAL_CODE, _id_words("codice_?fiscale", "cod_?fiscale", "codicefiscale",
+                                      "fiscal_?code")),
+    (Entity.NL_BSN, _id_words("bsn", "burgerservicenummer", "sofi_?nummer", "sofinummer")),
+    (Entity.BE_NATIONAL_NUMBER, _id_words("rijksregisternummer", "rijksregister_?nummer",
+                                          "registre_?national", "niss", "insz",
+                                          "numero_?national")),
+    (Entity.PL_PESEL, _id_words("pesel")),
+    (Entity.SE_PERSONNUMMER, _id_words("personnummer", "personnr")),
+    (Entity.DK_CPR, _id_words("cpr_?(?:no|nr|num|nummer|number)", bare=("cpr",))),
+    (Entity.FI_PERSONAL_IDENTITY_CODE, _id_words("hetu", "henkilotunnus",
+                                                 "personbeteckning")),
+    # NFKD leaves no "o" for "ø": "fødselsnummer" folds to "fdselsnummer".
+    (Entity.NO_FODSELSNUMMER, _id_words("fodselsnummer", "foedselsnummer", "fdselsnummer",
+                                        bare=("fnr",))),
+    (Entity.IE_PPSN, _id_words("ppsn", "pps_?(?:no|nr|num|number)",
+                               "personal_?public_?service*")),
+    (Entity.AT_SVNR, _id_words("svnr", "sv_?nr", "sv_?nummer", "vsnr",
+                               "sozialversicherungsnummer", "versicherungsnummer")),
+    (Entity.CH_AHV, _id_words("ahv*", "avs", "no_?avs")),
+    (Entity.AU_TFN, _id_words("tfn", "tax_?file", "tax_?file_?(?:no|nr|number)")),
+    (Entity.AU_ABN, _id_words("australian_?business_?number", bare=("abn",))),
+    (Entity.AU_ACN, _id_words("australian_?company_?number", bare=("acn",))),
+    (Entity.AU_MEDICARE, _id_words("au_?medicare*", "medicare_?card*")),
+    (Entity.IN_AADHAAR, _id_words("aadhaar*", "aadhar*", "adhaar*", "uidai")),
+    (Entity.IN_PAN, _id_words("pan_?card*", "permanent_?account_?number")),
+    (Entity.SG_NRIC_FIN, _id_words("nric*")),
+    (Entity.KR_RRN, _id_words("jumin*", "resident_?registration*", bare=("rrn",))),
+    (Entity.TH_TNIN, _id_words("tnin", "thai_?id*", "thai_?national_?id*")),
+)
 _PERSON_PREFIX = (
     "(?:first|last|given|family|middle|full|maiden|nick|fore|sur|patient|person|customer|client"
     "|member|employee|subject|contact|guardian|spouse|mother|father|legal|preferred|display)"
@@ -54,9 +114,10 @@ NAME_RULES: tuple[NameRule, ...] = (
           "visit_?date", "service_?date", "date_*"),
     # Contact details and identifying numbers.
     _rule("ssn", _D, Entity.US_SSN, "ssn", "ssns", "social_security*", "socialsecurity*"),
-    _rule("national_id", _D, None, "national_id*", "nin", "nino", "dni", "nif", "bsn", "nie",
-          "tax_?id", "tin", "itin", "curp", "cpf", "steuer_?id", "personalausweis*",
-          "id_card", "identity_card"),
+    *(NameRule("national_id", _D, entity, re.compile(pattern))
+      for entity, pattern in _NATIONAL_ID_NAMES),
+    _rule("national_id", _D, None, "national_id*", "nin", "tax_?id", "tin", "itin", "curp",
+          "cpf", "id_card", "identity_card"),
     _rule("email", _D, Entity.EMAIL_ADDRESS, "e_?mail*", "mail", "correo*", "courriel",
           "mail_address"),
     _rule("fax", _D, Entity.PHONE_NUMBER, "fax*", "telefax"),

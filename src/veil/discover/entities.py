@@ -27,6 +27,42 @@ class Entity(StrEnum):
     MEDICAL_RECORD_NUMBER = "MEDICAL_RECORD_NUMBER"
     URL = "URL"
     AGE = "AGE"
+    # National identifiers, each validated by its check digits (``veil.discover.national_ids``);
+    # Presidio's names where it has the same identifier.
+    UK_NHS = "UK_NHS"
+    UK_NINO = "UK_NINO"
+    DE_TAX_ID = "DE_TAX_ID"
+    DE_ID_CARD = "DE_ID_CARD"
+    FR_NIR = "FR_NIR"
+    ES_NIF = "ES_NIF"
+    ES_NIE = "ES_NIE"
+    IT_FISCAL_CODE = "IT_FISCAL_CODE"
+    NL_BSN = "NL_BSN"
+    BE_NATIONAL_NUMBER = "BE_NATIONAL_NUMBER"
+    PL_PESEL = "PL_PESEL"
+    SE_PERSONNUMMER = "SE_PERSONNUMMER"
+    DK_CPR = "DK_CPR"
+    FI_PERSONAL_IDENTITY_CODE = "FI_PERSONAL_IDENTITY_CODE"
+    NO_FODSELSNUMMER = "NO_FODSELSNUMMER"
+    IE_PPSN = "IE_PPSN"
+    PT_NIF = "PT_NIF"
+    AT_SVNR = "AT_SVNR"
+    CH_AHV = "CH_AHV"
+    AU_TFN = "AU_TFN"
+    AU_ABN = "AU_ABN"
+    AU_ACN = "AU_ACN"
+    AU_MEDICARE = "AU_MEDICARE"
+    IN_AADHAAR = "IN_AADHAAR"
+    IN_PAN = "IN_PAN"
+    SG_NRIC_FIN = "SG_NRIC_FIN"
+    KR_RRN = "KR_RRN"
+    TH_TNIN = "TH_TNIN"
+
+
+NATIONAL_IDS: frozenset[Entity] = frozenset(
+    e for e in Entity if e.value[:3] in {f"{c}_" for c in (
+        "UK", "DE", "FR", "ES", "IT", "NL", "BE", "PL", "SE", "DK", "FI", "NO", "IE", "PT", "AT",
+        "CH", "AU", "IN", "SG", "KR", "TH")})
 
 
 class Category(StrEnum):

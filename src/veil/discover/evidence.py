@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from veil.discover.column_names import NameRule, name_hint
-from veil.discover.entities import Entity
+from veil.discover.entities import NATIONAL_IDS, Entity
 
 __all__ = ["MAX_CELL_CHARS", "Recognizer"]
 
@@ -61,9 +61,9 @@ class _EntityHits:
 # Recognizers run in this order of entities: specific, validated ones first, so a column they
 # settle never pays for the slow, generic ones (phone-number parsing, name lexicons).
 _PRIORITY = (
-    Entity.US_SSN, Entity.EMAIL_ADDRESS, Entity.CREDIT_CARD, Entity.IBAN_CODE, Entity.IP_ADDRESS,
-    Entity.URL, Entity.DATE_TIME, Entity.DATE_OF_BIRTH, Entity.PHONE_NUMBER,
-    Entity.STREET_ADDRESS, Entity.PERSON,
+    *sorted(NATIONAL_IDS), Entity.US_SSN, Entity.EMAIL_ADDRESS, Entity.CREDIT_CARD,
+    Entity.IBAN_CODE, Entity.IP_ADDRESS, Entity.URL, Entity.DATE_TIME, Entity.DATE_OF_BIRTH,
+    Entity.PHONE_NUMBER, Entity.STREET_ADDRESS, Entity.PERSON,
 )
 _CANDIDATE_BLOCK = 1 << 22  # bytes of joined values per string in the candidate test
 _SETTLED = 0.9  # whole-cell share of one of _PRIORITY's entities that decides a short column
@@ -75,31 +75,34 @@ def _ordered(recognizers: Sequence[Recognizer]) -> list[Recognizer]:
 
 
 def _with_candidates(recognizers: Sequence[Recognizer], uniq: pl.Series) -> list[Recognizer]:
-    """Drop the pattern recognizers whose regex matches no value.
+    """Drop the pattern recognizers whose regex matches no value, and those that never match
+    a column (``needs_context``: they count only next to words a cell does not have).
 
     All patterns are tested in one Polars pass over the distinct values joined by newlines
     into a few large strings: a regex search stops at its first match, so a live pattern
     costs almost nothing and only the dead ones read everything, without per-value overhead.
-    ``(?m)`` keeps ``^``/``$`` matching at each value's edges; a newline is a word boundary
-    like the edge of a string, so every match inside a value is a match in the joined text
-    (a match across two values only keeps a recognizer that finds nothing: slower, never
-    wrong). Patterns with ``\\A``/``\\z`` are always kept.
+    Recognizers sharing a pattern (national ids of one shape) share its test. ``(?m)`` keeps
+    ``^``/``$`` matching at each value's edges; a newline is a word boundary like the edge of
+    a string, so every match inside a value is a match in the joined text (a match across two
+    values only keeps a recognizer that finds nothing: slower, never wrong). Patterns with
+    ``\\A``/``\\z`` are always kept.
     """
-    patterned = [(i, r.pattern) for i, r in enumerate(recognizers)
-                 if isinstance(getattr(r, "pattern", None), str)
-                 and "\\A" not in r.pattern and "\\z" not in r.pattern]
-    if not patterned or len(uniq) == 0:
-        return list(recognizers)
+    recognizers = [r for r in recognizers if not getattr(r, "needs_context", False)]
+    patterns = sorted({r.pattern for r in recognizers
+                       if isinstance(getattr(r, "pattern", None), str)
+                       and "\\A" not in r.pattern and "\\z" not in r.pattern})
+    if not patterns or len(uniq) == 0:
+        return recognizers
     blocks = (uniq.to_frame("v")
               .with_columns((pl.col("v").str.len_bytes().cum_sum() // _CANDIDATE_BLOCK)
                             .alias("block"))
               .group_by("block").agg(pl.col("v").str.join("\n")))
     any_hit = blocks.select(
         pl.col("v").str.contains(f"(?m:{pattern})").any().alias(str(i))
-        for i, pattern in patterned
+        for i, pattern in enumerate(patterns)
     ).row(0)
-    dead = {i for (i, _), hit in zip(patterned, any_hit, strict=True) if not hit}
-    return [r for i, r in enumerate(recognizers) if i not in dead]
+    dead = {pattern for pattern, hit in zip(patterns, any_hit, strict=True) if not hit}
+    return [r for r in recognizers if getattr(r, "pattern", None) not in dead]
 
 
 def _hits(

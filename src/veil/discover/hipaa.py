@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from veil.discover.entities import Category, Entity
+from veil.discover.entities import NATIONAL_IDS, Category, Entity
 from veil.discover.table import ColumnFinding, TableScan
 
 __all__ = ["SAFE_HARBOR", "Identifier", "IdentifierKind", "SafeHarborReport",
@@ -117,7 +117,7 @@ SAFE_HARBOR: tuple[IdentifierKind, ...] = (
           "Any other unique identifying number, characteristic, or code, except as permitted "
           "by paragraph (c) of this section (a re-identification code not derived from "
           "information about the individual)",
-          {_E.PASSPORT}, {"national_id", "person_id", "username", "passport"},
+          {_E.PASSPORT, *NATIONAL_IDS}, {"national_id", "person_id", "username", "passport"},
           "remove, or replace with a random code kept apart from the data (164.514(c))"),
 )
 _BY_IDENTIFIER = {k.identifier: k for k in SAFE_HARBOR}

@@ -17,7 +17,7 @@ import polars as pl
 
 from veil.discover.entities import Entity, Span
 
-__all__ = ["PatternRecognizer", "Recognizer"]
+__all__ = ["PatternRecognizer", "Recognizer", "settles"]
 
 CONTEXT_BEFORE = 40  # characters of text before a match searched for context words
 CONTEXT_AFTER = 20  # and after it ("... office", "(SSN)")
@@ -167,16 +167,21 @@ class PatternRecognizer(Recognizer):
             score -= self.negative_penalty
         return _clip(score)
 
+    def text_regex(self) -> re.Pattern[str]:
+        """The compiled regex free text is searched with."""
+        return _compiled(self.pattern)
+
+    def candidate(self, match: re.Match[str]) -> tuple[int, int, float]:
+        """The offsets and context-free score of one match in free text (score 0: dropped)."""
+        start, value = match.start(), match.group()
+        if self.strip:
+            value = value.rstrip(self.strip)
+        return start, start + len(value), self.value_score(value) if value else 0.0
+
     def spans(self, text: str) -> list[Span]:
         found = []
-        for match in _compiled(self.pattern).finditer(text):
-            start, value = match.start(), match.group()
-            if self.strip:
-                value = value.rstrip(self.strip)
-            if not value:
-                continue
-            end = start + len(value)
-            score = self.value_score(value)
+        for match in self.text_regex().finditer(text):
+            start, end, score = self.candidate(match)
             if score <= 0.0 or (self.needs_context and not _has_words(
                     _around(text, start, end), self.context)):
                 continue
@@ -230,3 +235,13 @@ class PatternRecognizer(Recognizer):
         best = (found.join(table, on="m", how="left")
                 .group_by("row").agg(pl.col("s").max()))
         return _scatter(values, best.get_column("row"), best.get_column("s"))
+
+
+def settles(test: Callable[[pl.Series], pl.Series], score: float
+             ) -> Callable[[pl.Series], pl.Series]:
+    """A ``bulk`` shortcut giving ``score`` where ``test`` is True and leaving the rest."""
+    def bulk(values: pl.Series) -> pl.Series:
+        return pl.select(pl.when(test(values)).then(score)).to_series()
+    return bulk
+
+

@@ -18,93 +18,30 @@ context lowers it. Column scores carry no context: there the column name plays t
 ``python -m bench pii_eval`` prints how often spans in each score band were right on labelled
 data (on the presidio-research sample: under 0.5 about 1 in 10, 0.5-0.7 about 9 in 10).
 
-PERSON is not a regex: :class:`~veil.discover.names.PersonRecognizer` looks capitalised words
-up in first- and last-name dictionaries built from Faker's bundled locales and weighs titles
-and context. A spaCy NER recognizer (``veil.discover.spacy_ner``) joins the catalogue only when
-a spaCy model is already installed. The :class:`~veil.discover.patterns.Recognizer` interface
-and the regex recognizer are in ``veil.discover.patterns``.
+The catalogue is assembled from one module per family: ``phones`` (numbering plans of the
+regions the text suggests), ``dates`` (dates, birth dates and ages in the main EU languages),
+``addresses`` (street addresses and postcodes by country), ``national_ids`` (national
+identifiers checked by python-stdnum) and ``names`` (PERSON: name dictionaries, a character
+n-gram model, titles and cue words in several languages). Identifiers with no family of their
+own (e-mail, URL, US SSN, cards, IBAN, IP, US licence, passport, MRN) are defined here. A spaCy
+NER recognizer (``veil.discover.spacy_ner``) joins only when a spaCy model is already installed.
+The :class:`~veil.discover.patterns.Recognizer` interface and the regex recognizer are in
+``veil.discover.patterns``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from functools import lru_cache
-
-import polars as pl
+from collections.abc import Iterable
 
 from veil.discover import validators as v
+from veil.discover.addresses import ADDRESS_RECOGNIZERS
+from veil.discover.dates import DATE_RECOGNIZERS
 from veil.discover.entities import Entity
 from veil.discover.names import PersonRecognizer
-from veil.discover.patterns import PatternRecognizer, Recognizer
+from veil.discover.national_ids import NATIONAL_ID_RECOGNIZERS
+from veil.discover.patterns import PatternRecognizer, Recognizer, settles
+from veil.discover.phones import PHONE_RECOGNIZERS
 from veil.discover.spacy_ner import SpacyPersonRecognizer, installed_spacy_models
-
-# ------------------------------------------------------------------------- regular expressions
-
-_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
-          r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
-_DATE = (
-    r"(?i:\b(?:"
-    r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
-    r"|\d{4}/\d{1,2}/\d{1,2}"
-    r"|\d{1,2}[/-]\d{1,2}[/-](?:\d{4}|\d{2})"
-    r"|\d{1,2}\.\d{1,2}\.\d{4}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?(?: of)? {_MONTH}\.?,? \d{{4}}"
-    rf"|{_MONTH}\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}"
-    r")\b)"
-)
-_STREET_WORDS = (r"Street|Avenue|Road|Boulevard|Lane|Drive|Court|Way|Place|Terrace|Circle"
-                 r"|Highway|Parkway|Square|Crescent|Alley|Plaza|Trail|Expressway|Freeway"
-                 r"|Turnpike|Close|Row")
-_STREET_ABBREVIATIONS = r"St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Cir|Hwy|Pkwy|Sq"
-# A street suffix; only abbreviations take a following full stop ("St.", not "Street.").
-_STRONG_SUFFIX = rf"(?:{_STREET_WORDS})\b|(?:{_STREET_ABBREVIATIONS})\b\.?"
-_UPPER = "A-ZÀ-ÖØ-Þ"  # upper-case initials, Latin-1 included ("Österreich"); no \p{Lu} in re
-_CAP = rf"[{_UPPER}][\w'’-]*\.?"
-_UNIT_WORD = r"(?i:apt|apartment|suite|ste|unit|fl|floor|rm|room)\.?[ \t]?#?[ \t]?[A-Za-z0-9-]{1,6}"
-_UNIT = rf"(?:,?[ \t]+{_UNIT_WORD}|,?[ \t]+#[ \t]?\d{{1,6}})"
-# Further lines or comma-separated parts of an address block: a unit, a place (capitalised
-# words, optionally with a postal code), "ST 12345", or "12345 Place".
-_SEGMENT = (rf"(?:{_UNIT_WORD}|{_CAP}(?:[ \t]+{_CAP}){{0,3}}(?:[ \t]+\d{{4,6}}(?:-\d{{4}})?)?"
-            rf"|[A-Z]{{2,3}}[ \t]+\d{{5}}(?:-\d{{4}})?|\d{{4,6}}(?:[ \t]+{_CAP}){{1,3}})")
-_BLOCK = rf"(?:[ \t]*[,\n][ \t]*,?[ \t]*{_SEGMENT}){{0,4}}"
-_US_ADDRESS = (
-    rf"\b\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?[ \t]+(?:(?:[NSEW]|NE|NW|SE|SW)\.?[ \t]+)?"
-    rf"(?:(?:{_CAP}|\d{{1,3}}(?:st|nd|rd|th))[ \t]+){{1,4}}(?i:{_STRONG_SUFFIX})"
-    rf"{_UNIT}?{_BLOCK}"
-)
-# No street suffix, but a "City, ST 12345" line settles it.
-_CITY_STATE_ADDRESS = (
-    rf"\b\d{{1,6}}[ \t]+{_CAP}(?:[ \t]+{_CAP}){{0,3}}(?:[ \t]+\d{{1,5}}[A-Za-z]?)?{_UNIT}?"
-    rf"[ \t]*[,\n][ \t]*(?:{_CAP}[ \t]+){{0,2}}{_CAP},?[ \t]+[A-Z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?\b"
-)
-_LOWER_ADDRESS = (
-    rf"\b\d{{1,6}}[ \t]+(?:[a-z][\w'’-]*[ \t]+){{1,3}}(?:{_STRONG_SUFFIX.lower()}){_UNIT}?"
-)
-_EU_SUFFIX = (r"straße|strasse|str\.|straat|steeg|gasse|weg|laan|plein|gracht|kade|allee"
-              r"|platz|gade|vej|gatan|vägen|väg|katu|utca|ulica|ulice")
-_EU_ADDRESS = (
-    rf"\b(?:{_CAP}[ \t]+){{0,2}}[{_UPPER}][\w'’-]*?[ \t]?(?i:{_EU_SUFFIX})"
-    rf"[ \t]+\d{{1,5}}[A-Za-z]?\b{_UNIT}?{_BLOCK}"
-)
-_ROMANCE_ADDRESS = (
-    r"\b\d{1,5}[A-Za-z]?,?[ \t]+(?i:rue|avenue|av\.|avda\.|avenida|via|viale|vicolo|calle"
-    r"|carrer|rua|travessa|piazza|plaza|praça|largo|corso|chemin|boulevard|bd\.?|allée|quai"
-    r"|impasse|route|paseo|camino)"
-    r"(?:[ \t]+(?:(?i:de|del|della|dei|des|du|la|le|les|di|da|do|dos|das|el|y)[ \t]+)?"
-    rf"[{_UPPER}][\w'’-]*){{1,4}}{_UNIT}?{_BLOCK}"
-)
-# A street name followed by its number, behind a building number ("46 velký průhon 426",
-# "87 Jakobi 69"): any script, any case, so it only counts next to address words.
-_NAME_NUMBER_ADDRESS = (r"\b\d{1,4}[ \t]+[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*){0,3}"
-                        rf"[ \t]+\d{{1,5}}[A-Za-z]?\b{_UNIT}?")
-_UNIT_ADDRESS = (r"\b(?:Apt|Apartment|Suite|Ste|Unit|APT|SUITE|apt|apartment|suite)"
-                 rf"\.?[ \t]?#?[ \t]?\d{{1,5}}[A-Za-z]?\b{_BLOCK}")
-
-AGE_PATTERN = (
-    r"(?i:\b(?:\d{1,3}[- ](?:years?|yrs?)[- ]old"
-    r"|\d{1,3} ?(?:yo|y/o|y\.o)\b\.?"
-    r"|aged? ?:? ?\d{1,3}\b(?: ?(?:years?|yrs?))?))"
-)
 
 
 def _ipv4_not_version(value: str) -> bool:
@@ -117,52 +54,21 @@ def _long_ipv6(value: str) -> bool:
     return len(value) >= 6 and v.is_ipv6(value)
 
 
-PHONE_VALID_US = 0.75
-
-
-@lru_cache(maxsize=131_072)
-def phone_score(value: str) -> float:
-    """Tiered phone evidence: valid in the US or as a ``+`` international number (0.75), valid
-    in some other common region (0.4), or only the right length somewhere (0.25). The lower
-    tiers need words like "call" or "fax" nearby to pass 0.5. Cached: a column's ``matches``
-    and ``full_match`` see the same values."""
-    if v.is_phone_number(value, "US"):
-        return PHONE_VALID_US
-    if v.is_phone_number_any_region(value):
-        return 0.4
-    return 0.25 if v.is_possible_phone_number(value) else 0.0
-
-
-def _phone_scores(values: pl.Series) -> pl.Series:
-    """``phone_score`` where one Polars pass decides it: valid US numbers, and values no
-    numbering plan can hold (a date, an SSN's layout, too few or too many digits)."""
-    return pl.select(pl.when(v.us_phone_numbers(values)).then(PHONE_VALID_US)
-                     .when(v.not_phone_shaped(values)).then(0.0)).to_series()
-
-
-def _settles(test: Callable[[pl.Series], pl.Series], score: float
-             ) -> Callable[[pl.Series], pl.Series]:
-    """A ``bulk`` shortcut giving ``score`` where ``test`` is True and leaving the rest."""
-    def bulk(values: pl.Series) -> pl.Series:
-        return pl.select(pl.when(test(values)).then(score)).to_series()
-    return bulk
-
-
-_PHONE = (r"(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?|\b)\d{1,4}(?:[ .\-]\d{2,4}){1,4}"
-          r"(?: ?(?:x|ext\.?|extension) ?\d{1,6})?\b")
-_PHONE_CONTEXT = ("phone", "telephone", "tel", "mobile", "cell", "cellphone", "call", "calling",
-                  "fax", "office", "desk", "contact", "reach", "dial", "sms", "text me",
-                  "whatsapp", "ph", "mob", "landline", "direct")
-
-_PHONE_NEGATIVE = ("ssn", "social security", "order", "invoice", "iban", "isbn", "serial",
-                   "version", "tracking")
-_DOB_CONTEXT = ("born", "dob", "d.o.b", "d.o.b.", "date of birth", "birth date", "birthdate",
-                "birthday", "birth", "b.")
-_DATE_CONTEXT = ("date", "dated", "on", "since", "until", "when", "appointment", "admitted",
-                 "discharged", "visit", "seen", "scheduled", "deadline", "due")
-_ADDRESS_CONTEXT = ("address", "addresses", "lives", "live", "living", "located", "reside",
-                    "resides", "residence", "ship", "shipping", "mail", "mailing", "deliver",
-                    "moved", "return to", "billing", "street", "home")
+_CARD = r"\+?\b(?:\d[ \-]?){11,18}\d\b"
+_CARD_CONTEXT = (
+    "card", "credit", "debit", "visa", "mastercard", "amex", "cc", "payment", "pan",
+    "credit card", "card number", "karte", "kreditkarte", "kartennummer", "bankkarte",
+    "girokarte", "ec-karte", "carte", "carte bancaire", "carte de crédit", "carte bleue",
+    "tarjeta", "tarjeta de crédito", "carta", "carta di credito", "bancomat", "kaart",
+    "creditcard", "bankkaart", "betaalkaart", "cartão", "cartão de crédito", "karta",
+    "karta kredytowa", "karty", "kort", "kreditkort", "betalkort", "bankkort", "kortti",
+    "luottokortti", "pankkikortti", "platební karta", "kártya", "bankkártya", "hitelkártya")
+# Card words in other identifiers' names ("Aadhaar card", "ID card") and numbers that are not
+# cards: a Luhn-valid number next to them stays unreported.
+_NOT_CARD_CONTEXT = (
+    "aadhaar", "aadhar", "uid", "id card", "identity card", "national id", "personalausweis",
+    "carte d'identité", "carte vitale", "tarjeta sanitaria", "order", "invoice", "tracking",
+    "iban", "account", "phone", "tel", "imei", "serial", "reference", "ref")
 
 
 def _catalogue() -> tuple[Recognizer, ...]:
@@ -172,14 +78,11 @@ def _catalogue() -> tuple[Recognizer, ...]:
             "email", e.EMAIL_ADDRESS,
             r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b",
             score=0.5, validator=v.is_email, validated_score=0.95,
-            bulk=_settles(v.emails, 0.95)),
+            bulk=settles(v.emails, 0.95)),
         PatternRecognizer(
             "url", e.URL, "\\b(?:(?:https?|ftps?)://|www\\.)[^\\s<>\"'`]+",
             score=0.5, validator=v.is_url, validated_score=0.85, strip=".,;:!?)]}'\""),
-        PatternRecognizer(
-            "phone", e.PHONE_NUMBER, _PHONE, score=0.25, scorer=phone_score,
-            bulk=_phone_scores,
-            context=_PHONE_CONTEXT, context_boost=0.35, negative_context=_PHONE_NEGATIVE),
+        *PHONE_RECOGNIZERS,
         PatternRecognizer(
             "us_ssn", e.US_SSN, r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b",
             score=0.6, validator=v.is_us_ssn, validated_score=0.6,
@@ -192,11 +95,16 @@ def _catalogue() -> tuple[Recognizer, ...]:
             context_boost=0.6,
             negative_context=("license", "licence", "driver", "driver's", "passport", "account",
                               "routing", "order", "phone", "mrn", "invoice", "tracking")),
+        # A leading "+" makes the digits a phone number, never a card: the pattern takes it
+        # so the validators reject the match. A Luhn-valid number outside the issuer table
+        # (one random number in ten) counts only next to card words, and never in a column.
         PatternRecognizer(
-            "credit_card", e.CREDIT_CARD, r"\b(?:\d[ \-]?){12,18}\d\b",
-            score=0.3, validator=v.is_credit_card, validated_score=0.9,
-            context=("card", "credit", "debit", "visa", "mastercard", "amex", "cc",
-                     "payment", "pan"), context_boost=0.08),
+            "credit_card", e.CREDIT_CARD, _CARD, score=0.3, validator=v.is_credit_card,
+            validated_score=0.9, context=_CARD_CONTEXT, context_boost=0.08),
+        PatternRecognizer(
+            "credit_card_unlisted", e.CREDIT_CARD, _CARD, score=0.45,
+            validator=v.is_unlisted_card_number, context=_CARD_CONTEXT, context_boost=0.15,
+            needs_context=True, negative_context=_NOT_CARD_CONTEXT, negative_penalty=0.3),
         PatternRecognizer(
             "iban", e.IBAN_CODE, r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
             score=0.3, validator=v.is_iban, validated_score=0.95),
@@ -209,51 +117,8 @@ def _catalogue() -> tuple[Recognizer, ...]:
         PatternRecognizer(
             "ipv6", e.IP_ADDRESS, r"\b[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}\b",
             score=0.3, validator=_long_ipv6, validated_score=0.85),
-        PatternRecognizer(
-            "date", e.DATE_TIME, _DATE, score=0.3, validator=v.is_date, validated_score=0.7,
-            context=_DATE_CONTEXT, context_boost=0.1, bulk=_settles(v.iso_dates, 0.7)),
-        PatternRecognizer(
-            "date_of_birth", e.DATE_OF_BIRTH, _DATE, score=0.3, validator=v.is_date,
-            validated_score=0.3, context=_DOB_CONTEXT, context_boost=0.6,
-            bulk=_settles(v.iso_dates, 0.3)),
-        PatternRecognizer(
-            "age", e.AGE, AGE_PATTERN, score=0.3, validator=v.is_age, validated_score=0.75,
-            context=("patient", "pt", "man", "woman", "male", "female", "boy", "girl", "age"),
-            context_boost=0.1),
-        PatternRecognizer(
-            "street_address", e.STREET_ADDRESS, _US_ADDRESS, score=0.7,
-            context=_ADDRESS_CONTEXT, context_boost=0.2),
-        PatternRecognizer(
-            "street_address_eu", e.STREET_ADDRESS, _EU_ADDRESS, score=0.7,
-            context=_ADDRESS_CONTEXT, context_boost=0.2),
-        PatternRecognizer(
-            "street_address_romance", e.STREET_ADDRESS, _ROMANCE_ADDRESS, score=0.65,
-            context=_ADDRESS_CONTEXT, context_boost=0.2),
-        PatternRecognizer(
-            "street_address_lower", e.STREET_ADDRESS, _LOWER_ADDRESS, score=0.35,
-            context=_ADDRESS_CONTEXT, context_boost=0.3),
-        PatternRecognizer(
-            "street_address_name_number", e.STREET_ADDRESS, _NAME_NUMBER_ADDRESS, score=0.45,
-            context=(*_ADDRESS_CONTEXT, "apt", "apartment", "suite"), context_boost=0.2,
-            needs_context=True),
-        PatternRecognizer(
-            "po_box", e.STREET_ADDRESS, r"\b(?i:p\.? ?o\.? box|post office box) \d{1,6}\b",
-            score=0.8),
-        PatternRecognizer(
-            "address_unit", e.STREET_ADDRESS, _UNIT_ADDRESS,
-            score=0.5, context=_ADDRESS_CONTEXT, context_boost=0.2),
-        PatternRecognizer(
-            "street_address_city_state", e.STREET_ADDRESS, _CITY_STATE_ADDRESS, score=0.7,
-            context=_ADDRESS_CONTEXT, context_boost=0.2),
-        PatternRecognizer(
-            "zip_code", e.ZIP_CODE, r"\b\d{5}(?:-\d{4})?\b", score=0.25,
-            validator=v.is_us_zip, validated_score=0.25,
-            # postal words, or an address line just before (the last line of an address block)
-            context=("zip", "zipcode", "zip code", "postal", "postcode", "post code", "zip:",
-                     "address", "street", "st", "road", "rd", "avenue", "ave", "apt", "suite"),
-            context_boost=0.5,
-            negative_context=("$", "usd", "eur", "dollars", "total", "order", "invoice",
-                              "account", "id", "#"), negative_penalty=0.2),
+        *DATE_RECOGNIZERS,
+        *ADDRESS_RECOGNIZERS,
         PatternRecognizer(
             "us_driver_license", e.US_DRIVER_LICENSE,
             r"\b(?:[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d|[A-Z]{1,2}\d{4,14}|\d{7,12}|\d{3}[A-Z]{2}\d{4})\b",
@@ -272,6 +137,7 @@ def _catalogue() -> tuple[Recognizer, ...]:
             context=("mrn", "mrn:", "medical record", "record number", "record no", "chart",
                      "patient id", "hospital number", "med rec", "mr#", "mr #", "hosp no"),
             context_boost=0.7),
+        *NATIONAL_ID_RECOGNIZERS,
         PersonRecognizer(),
     )
 

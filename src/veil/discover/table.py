@@ -48,7 +48,7 @@ from typing import Any
 import polars as pl
 
 from veil.discover.column_names import name_hint
-from veil.discover.entities import Category, Entity
+from veil.discover.entities import NATIONAL_IDS, Category, Entity
 from veil.discover.evidence import Recognizer, _Column, _EntityHits, _gather
 from veil.discover.files import _TEXT, read_source
 from veil.discover.qi import QiRisk, qi_risk
@@ -72,7 +72,7 @@ _HINT_CONFIDENCE = 0.6
 DIRECT_ENTITIES = frozenset({
     Entity.PERSON, Entity.EMAIL_ADDRESS, Entity.PHONE_NUMBER, Entity.US_SSN, Entity.CREDIT_CARD,
     Entity.IBAN_CODE, Entity.STREET_ADDRESS, Entity.US_DRIVER_LICENSE, Entity.PASSPORT,
-    Entity.MEDICAL_RECORD_NUMBER, Entity.IP_ADDRESS, Entity.URL,
+    Entity.MEDICAL_RECORD_NUMBER, Entity.IP_ADDRESS, Entity.URL, *NATIONAL_IDS,
 })
 QUASI_ENTITIES = frozenset({Entity.DATE_OF_BIRTH, Entity.ZIP_CODE, Entity.DATE_TIME, Entity.AGE})
 # Patterns that many harmless values also fit: a disagreeing column name overrides them.
@@ -83,7 +83,7 @@ _WEAK_ENTITIES = frozenset({
 # Validated (checksum, structure) identifiers trusted when merely contained in short cells.
 _STRONG_ENTITIES = frozenset({
     Entity.EMAIL_ADDRESS, Entity.PHONE_NUMBER, Entity.US_SSN, Entity.CREDIT_CARD,
-    Entity.IBAN_CODE, Entity.IP_ADDRESS, Entity.URL,
+    Entity.IBAN_CODE, Entity.IP_ADDRESS, Entity.URL, *NATIONAL_IDS,
 })
 
 

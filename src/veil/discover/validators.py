@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import phonenumbers
 import polars as pl
+from stdnum import luhn
 
 _NON_DIGITS = re.compile(r"\D")
 
@@ -47,32 +49,41 @@ _IIN_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
 
 def luhn_checksum_ok(digits: str) -> bool:
     """The Luhn (mod 10) check over a string of ASCII digits."""
-    if not digits or not digits.isascii() or not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    return digits.isascii() and digits.isdigit() and luhn.is_valid(digits)
+
+
+_CARD_SHAPE = re.compile(r"\d[\d \-]*\d")
+
+
+def _card_digits(value: str) -> str | None:
+    """The digits of a card-shaped value (digits, spaces, dashes), or ``None``."""
+    if _CARD_SHAPE.fullmatch(value.strip()) is None:
+        return None
+    return _NON_DIGITS.sub("", value)
+
+
+def _issued(digits: str) -> bool:
+    """A prefix and length some card network issues (``_IIN_RANGES``)."""
+    for low, high, lengths in _IIN_RANGES:
+        if low <= int(digits[:len(str(low))]) <= high and len(digits) in lengths:
+            return True
+    return False
 
 
 def is_credit_card(value: str) -> bool:
     """13-19 digits (spaces or dashes allowed), a known issuer prefix, and a valid Luhn digit."""
-    if re.fullmatch(r"\d[\d \-]*\d", value.strip()) is None:
-        return False
-    digits = _NON_DIGITS.sub("", value)
-    n = len(digits)
-    if not 13 <= n <= 19 or len(set(digits)) == 1:
-        return False
-    for low, high, lengths in _IIN_RANGES:
-        width = len(str(low))
-        if low <= int(digits[:width]) <= high and n in lengths:
-            return luhn_checksum_ok(digits)
-    return False
+    digits = _card_digits(value)
+    return (digits is not None and 13 <= len(digits) <= 19 and len(set(digits)) > 1
+            and _issued(digits) and luhn_checksum_ok(digits))
+
+
+def is_unlisted_card_number(value: str) -> bool:
+    """12-19 digits with a valid Luhn digit but outside the issuer table: a card of a network
+    the table lacks, or, as often (one random number in ten passes Luhn), an order, phone or
+    account number; only card words nearby tell them apart."""
+    digits = _card_digits(value)
+    return (digits is not None and 12 <= len(digits) <= 19 and len(set(digits)) > 1
+            and not _issued(digits) and luhn_checksum_ok(digits))
 
 
 # -------------------------------------------------------------------------------------------- IBAN
@@ -262,39 +273,165 @@ def is_ip_address(value: str) -> bool:
 
 # ------------------------------------------------------------------------------------------- dates
 
+# Month names by month in the languages veil reads (EN, DE, FR, ES, IT, NL, PT, PL, SV, DA,
+# NO, FI, CS, HU), with the genitive/partitive forms their dates use ("3 marca", "3.
+# maaliskuuta", "3. března"), then the abbreviations. Abbreviations count only inside a full
+# date: alone, "set", "out" or "ago" are ordinary words.
+_MONTH_WORDS: tuple[tuple[str, str], ...] = (
+    ("january januar jänner janvier enero gennaio januari janeiro styczeń stycznia tammikuu "
+     "tammikuuta leden ledna január", "jan janv ene gen sty"),
+    ("february februar feber février fevrier febrero febbraio februari fevereiro luty lutego "
+     "helmikuu helmikuuta únor února február", "feb févr fevr fév fev lut febr"),
+    ("march märz maerz mars marzo maart março marzec marca marts maaliskuu maaliskuuta březen "
+     "března március", "mar mär mrz mrt márc"),
+    ("april avril abril aprile kwiecień kwietnia huhtikuu huhtikuuta duben dubna április",
+     "apr avr abr kwi ápr"),
+    ("may mai mayo maggio mei maio maj maja toukokuu toukokuuta květen května május",
+     "mag máj"),
+    ("june juni juin junio giugno junho czerwiec czerwca kesäkuu kesäkuuta červen června "
+     "június", "jun giu cze jún"),
+    ("july juli juillet julio luglio julho lipiec lipca heinäkuu heinäkuuta červenec července "
+     "július", "jul juil lug lip júl"),
+    ("august août aout agosto augustus augusti sierpień sierpnia elokuu elokuuta srpen srpna "
+     "augusztus", "aug ago sie"),
+    ("september septembre septiembre setiembre settembre setembro wrzesień września syyskuu "
+     "syyskuuta září szeptember", "sep sept set wrz szept"),
+    ("october oktober octobre octubre ottobre outubro październik października lokakuu "
+     "lokakuuta říjen října október", "oct okt ott out paź"),
+    ("november novembre noviembre novembro listopad listopada marraskuu marraskuuta "
+     "listopadu", "nov lis"),
+    ("december dezember décembre decembre diciembre dicembre dezembro grudzień grudnia "
+     "desember joulukuu joulukuuta prosinec prosince", "dec dez déc dic gru des"),
+)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+MONTH_NAMES: dict[str, int] = {w: i for i, (names, _) in enumerate(_MONTH_WORDS, 1)
+                               for w in _words(names)}
+MONTHS: dict[str, int] = {**{w: i for i, (_, short) in enumerate(_MONTH_WORDS, 1)
+                             for w in _words(short)}, **MONTH_NAMES}
+"""Every month word (lower case) with its month number; ``MONTH_NAMES`` without the
+abbreviations."""
+
+WEEKDAY_NAMES: tuple[str, ...] = _words("""
+    monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch
+    donnerstag freitag samstag sonnabend sonntag lundi mardi mercredi jeudi vendredi samedi
+    dimanche lunes martes miércoles miercoles jueves viernes sábado sabado domingo lunedì
+    lunedi martedì martedi mercoledì mercoledi giovedì giovedi venerdì venerdi sabato domenica
+    maandag dinsdag woensdag donderdag vrijdag zaterdag zondag segunda-feira terça-feira
+    terca-feira quarta-feira quinta-feira sexta-feira poniedziałek wtorek środa czwartek piątek
+    sobota niedziela måndag tisdag onsdag torsdag fredag lördag söndag mandag tirsdag lørdag
+    søndag maanantai tiistai keskiviikko torstai perjantai lauantai sunnuntai pondělí úterý
+    středa čtvrtek pátek neděle hétfő kedd szerda csütörtök péntek szombat vasárnap
+""")
+WEEKDAYS: tuple[str, ...] = (*WEEKDAY_NAMES, *_words("mon tue tues wed thu thur thurs fri sat sun"))
+"""Weekday names (lower case); ``WEEKDAYS`` adds the English abbreviations seen before dates."""
+
+
+def words_regex(words: Iterable[str], *, factored: bool = False) -> str:
+    """A regex for any of ``words`` written in lower case, Capitalised or in CAPITALS, without
+    a case-insensitive flag (which makes both engines slow on long word lists), longest word
+    first so "march" wins over "mar". Flat, Polars (Rust ``regex``) finds the words with its
+    literal prefilter, fast on any text; ``factored`` into a prefix tree, the same regex runs
+    several times faster in Python ``re``, which tries alternatives one by one."""
+    variants = {form for w in words for form in (w.lower(), w.capitalize(), w.upper())}
+    if factored:
+        return _prefix_tree(variants)
+    return "|".join(re.escape(w) for w in sorted(variants, key=lambda w: (-len(w), w)))
+
+
+def _prefix_tree(words: Iterable[str]) -> str:
+    root: dict[str, dict] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body  # greedy: the longer word first
+
+    return emit(root)
+
+
 _TIME_TAIL = re.compile(
     r"(?:[T ,]+|\s+at\s+)\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?\s*(?:[AaPp]\.?[Mm]\.?)?"
     r"\s*(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)?$"
 )
-_ORDINAL = re.compile(r"(?<=\d)(?:st|nd|rd|th)\b", re.IGNORECASE)
-_DATE_FORMATS: tuple[str, ...] = (
+_WEEKDAY_HEAD = re.compile(
+    rf"(?:{words_regex(WEEKDAYS, factored=True)})\.?,?\s+(?:(?:the|le|den|der|el|il)\s+)?",
+    re.IGNORECASE)
+_NUMERIC_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d",
     "%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y", "%m/%d/%y", "%m-%d-%y",
     "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y", "%d.%m.%y",
-    "%d %B %Y", "%d %b %Y", "%d %B, %Y", "%d %b, %Y", "%d-%b-%Y", "%d-%B-%Y",
-    "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%b. %d, %Y", "%b. %d %Y",
-    "%B %Y", "%b %Y",
 )
+_WORD = r"(?P<m>[^\W\d_]+)\.?"
+# Written dates, with named parts: day-month-year ("3 de marzo de 2021", "3rd of March 2021",
+# "27-Dec-1986"), month-day-year ("March 3, 2021"), year-month-day ("2021. március 3."),
+# month-year ("März 2021").
+_WRITTEN: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.IGNORECASE) for p in (
+    rf"(?P<d>\d{{1,2}})(?:\.|st|nd|rd|th|er)?(?:\s+(?:of|de|di|del))?(?:\s+|-){_WORD},?"
+    r"(?:\s+(?:de|del))?(?:\s+|-)(?P<y>\d{4})",
+    rf"{_WORD}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})",
+    rf"(?P<y>\d{{4}})\.?\s+{_WORD}(?:\s+(?P<d>\d{{1,2}})\.?)?",
+    rf"{_WORD},?\s+(?:(?:of|de)\s+)?(?P<y>\d{{4}})",
+))
 MIN_YEAR, MAX_YEAR = 1880, 2100
 
 
-def is_date(value: str) -> bool:
-    """A real calendar date (optionally with a time of day) in an ISO, US, European or written
-    form: ``1986-12-27``, ``12/27/1986``, ``27.12.1986``, ``27 December 1986``,
-    ``Dec 27, 1986``. Years outside 1880-2100 are rejected as more likely other numbers."""
-    text = " ".join(value.strip().split())
-    text = _TIME_TAIL.sub("", text)
-    text = _ORDINAL.sub("", text)
-    if not text or len(text) > 40:
-        return False
-    for fmt in _DATE_FORMATS:
+def _written_date(text: str) -> date | None:
+    """The date a written form names, or ``None``; without a day ("März 2021") the month must
+    be written out and the day is taken as the 1st."""
+    for pattern in _WRITTEN:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        day = match.groupdict().get("d")
+        month = (MONTHS if day else MONTH_NAMES).get(match["m"].lower())
         try:
-            parsed = datetime.strptime(text, fmt)
+            return date(int(match["y"]), month, int(day or 1)) if month else None
+        except ValueError:
+            return None
+    return None
+
+
+def _numeric_date(text: str) -> date | None:
+    for fmt in _NUMERIC_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-        if MIN_YEAR <= parsed.year <= MAX_YEAR:
-            return True
-    return False
+    return None
+
+
+def is_date(value: str) -> bool:
+    """A real calendar date (optionally with a weekday before it and a time of day after it)
+    in an ISO, US, European or written form in any language of ``MONTHS``: ``1986-12-27``,
+    ``12/27/1986``, ``27.12.1986``, ``27 December 1986``, ``Dec 27, 1986``, ``Montag, 3. März
+    2021``, ``3 de marzo de 2021``, ``2021. március 3.``, or a month of a year (``März
+    2021``). "31 February" is no date; years outside 1880-2100 are more likely other numbers.
+    The weekday is not checked against the date: a wrong one is a typo, not a non-date."""
+    text = " ".join(value.strip().split())
+    text = _TIME_TAIL.sub("", text)
+    head = _WEEKDAY_HEAD.match(text)
+    if head is not None:
+        text = text[head.end():]
+    if not text or len(text) > 40:
+        return False
+    parsed = _numeric_date(text) or _written_date(text)
+    return parsed is not None and MIN_YEAR <= parsed.year <= MAX_YEAR
+
+
+def is_year(value: str) -> bool:
+    """A year written alone that is likely one in personal data: four digits, 1900-2099."""
+    value = value.strip()
+    return len(value) == 4 and value.isascii() and value.isdigit() and 1900 <= int(value) <= 2099
 
 
 _ISO_DATE = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
@@ -432,6 +569,6 @@ _AGE_NUMBER = re.compile(r"\d{1,3}")
 
 
 def is_age(value: str) -> bool:
-    """An age phrase ("42-year-old", "aged 42") whose number is a human age, 0-125."""
+    """An age ("42", or a phrase like "42-year-old") whose number is a human age, 0-120."""
     match = _AGE_NUMBER.search(value)
-    return match is not None and int(match.group()) <= 125
+    return match is not None and int(match.group()) <= 120
