@@ -211,3 +211,13 @@ def test_nouns_streets_shops_and_firms_are_not_people(text: str) -> None:
 ])
 def test_people_in_lists_and_after_at(text: str, names: list[str]) -> None:
     assert people(text) == names
+
+
+def test_column_pass_over_clinical_notes_that_once_crashed_polars() -> None:
+    """Aggregating a literal's sum per cell crashed Polars 1.36 (a segfault) on these notes."""
+    from veil.demo.data import generate_patients
+
+    frame = generate_patients(1200, clinics=4, seed=11)
+    notes = frame.filter(pl.col("clinic_id") == "C03").get_column("clinical_note")
+    scores = PersonRecognizer().matches(notes)
+    assert len(scores) == len(notes) and scores.max() > 0.4

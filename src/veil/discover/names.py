@@ -1000,21 +1000,21 @@ class PersonRecognizer(Recognizer):
                                          else pl.lit(False))
         tok = (distinct.explode("t").drop_nulls("t")
                .join(_lexicon_frame(), on="t", how="left"))
-        spelt = pl.lit(False)
         if whole:  # words in no list: how name-like they look, once per distinct word
             unknown = tok.filter(pl.col("named").is_null()).get_column("t").unique()
             likeness = pl.DataFrame({"t": unknown, "spelt": [
                 len(t) > 1 and name_likeness(t) >= NAME_LIKE for t in unknown.to_list()]},
                 schema={"t": pl.String, "spelt": pl.Boolean})
             tok = tok.join(likeness, on="t", how="left")
-            spelt = pl.col("spelt").fill_null(False)
-        tok = tok.with_columns(pl.col("named", "common").fill_null(False))
+        else:  # a column, not a literal: Polars 1.36 crashes aggregating a literal's sum
+            tok = tok.with_columns(spelt=pl.lit(False))
+        tok = tok.with_columns(pl.col("named", "common", "spelt").fill_null(False))
         named, common = pl.col("named"), pl.col("common")
         per_cell = tok.group_by("v").agg(
             n=pl.len(),
             hits=(named & ~common).sum(),
             loose=(named & common).sum(),
-            spelt=spelt.sum(),
+            spelt=pl.col("spelt").sum(),
             blocked=pl.col("blocked").first(),
         )
         if whole:
