@@ -61,7 +61,7 @@ def test_key_rotation_from_the_cli(home):
     base = ("-w", "ws", "--key-file", "k.key")
     veil(*base, "ingest", "people.csv", "--name", "people", "--subject-id", "pid", cwd=home)
     veil("keys", "generate", "new.key", cwd=home)
-    assert "re-wrapped 3 key(s)" in veil(*base, "keys", "rotate", "--new-key-file", "new.key",
+    assert "re-wrapped 4 key(s)" in veil(*base, "keys", "rotate", "--new-key-file", "new.key",
                                          cwd=home).stdout
     old = veil(*base, "datasets", cwd=home, check=False)
     assert old.returncode == 3 and "does not open this workspace" in old.stderr

@@ -141,7 +141,7 @@ def test_show_models_and_the_ledger_remotely(world, remote, signed_in):
     head = json.loads(remote("audit", "head").stdout)
     with Workspace.open(world.path, master_key=world.master) as ws:
         assert head["size"] <= ws.ledger.size
-        assert remote("audit", "pubkey").stdout.strip() == ws.ledger.public_key.hex()
+        assert remote("audit", "pubkey").stdout.strip() == ws.ledger.key.to_bytes().hex()
     entries = json.loads(remote("audit", "log", "--limit", "3", "--action", "dp.query",
                                 "--json").stdout)
     assert entries and all(e["action"] == "dp.query" for e in entries)

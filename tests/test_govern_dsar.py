@@ -137,7 +137,7 @@ def test_a_subject_held_nowhere_gets_a_logged_receipt(ws) -> None:
     versions = [(v.ref, v.destroyed) for v in ws.versions("patients")]
     receipt = ws.requests.erase("P9999")
     assert (receipt.held, receipt.datasets, receipt.flags) == (False, (), ())
-    verify_inclusion(proof_from_dict(receipt.proof), ws.ledger.public_key)
+    verify_inclusion(proof_from_dict(receipt.proof), ws.ledger.key)
     assert [(v.ref, v.destroyed) for v in ws.versions("patients")] == versions
     assert ws.requests.status(receipt.request_id).summary["held"] is False
 

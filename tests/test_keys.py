@@ -86,7 +86,7 @@ def test_rotation_rewraps_without_touching_data(ws, frame, master_key):
     ws.ingest(frame.head(10), "people", subject_id="pid")
     vault_before = {p.name: p.read_bytes() for p in (ws.path / "vault").iterdir()}
     new = MasterKey(os.urandom(32))
-    assert ws.rotate_keys(master_key=new) == 4  # two data keys, the signing and pseudonym keys
+    assert ws.rotate_keys(master_key=new) == 5  # two data keys, two signing keys, pseudonym
     assert {p.name: p.read_bytes() for p in (ws.path / "vault").iterdir()} == vault_before
     ws.close()
     with pytest.raises(WrongMasterKeyError):

@@ -91,6 +91,8 @@ def test_inserted_rows_with_a_consistent_chain_are_detected(busy, master_key):
                             now="2026-01-01T00:00:00+00:00")  # hashes and nodes all consistent
     busy._store.conn.execute("UPDATE ledger_head SET size = ?, root = ?, time = ?, signature = ?",
                        (old.size, old.root, old.time, old.signature))  # no key to sign anew
+    busy._store.conn.execute("UPDATE ledger_head_ml_dsa SET size = ?, signature = ?",
+                             (old.size, old.ml_dsa_signature))
     busy._store.conn.execute("COMMIT")
     with pytest.raises(LedgerIntegrityError):
         busy.verify()
@@ -133,7 +135,7 @@ def test_inclusion_proofs_verify_with_only_the_public_key(busy):
 
 
 def test_tampered_inclusion_proofs_fail(busy):
-    key = busy.ledger.public_key
+    key = busy.ledger.key
     good = busy.ledger.prove_inclusion(3).to_dict()
     cases = [
         lambda d: d["entry"].update(actor="mallory"),
@@ -157,7 +159,7 @@ def test_tampered_inclusion_proofs_fail(busy):
 def test_consistency_proofs(busy, frame):
     old = busy.ledger.head()
     busy.ingest(frame.head(3), "d9", subject_id="pid")
-    key = busy.ledger.public_key
+    key = busy.ledger.key
     for size in range(1, busy.ledger.size + 1):
         proof = busy.ledger.prove_consistency(size)
         verify_consistency(proof, key, trusted_old_root=busy.ledger.root_at(size))
@@ -177,7 +179,7 @@ def test_batched_appends_sign_one_head_and_verify(ws):
         [Record("svc", "dp.query", "d@1", "research", {"epsilon": 0.1, "i": i})
          for i in range(1000)], now="2026-11-23T00:00:00+00:00")
     ws._store.conn.execute("COMMIT")
-    assert head.size == 1001 and head.is_valid(ws.ledger.public_key)
+    assert head.size == 1001 and head.is_valid(ws.ledger.key)
     result = ws.verify()
     assert result.entries == 1001 and result.root == head.root
 

@@ -342,7 +342,7 @@ def test_the_json_validates_and_cited_entries_verify_against_the_head(world) -> 
         data = json.loads(render.to_json(made))
         render.validate(data)
         key = bytes.fromhex(data["public_key"])
-        assert key == ws.ledger.public_key
+        assert key == ws.ledger.key.to_bytes()
         cited = {e["seq"] for e in data["evidence"] if e["seq"] is not None}
         assert cited and set(map(int, data["proofs"])) == cited
         for seq, proof in data["proofs"].items():

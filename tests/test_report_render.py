@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA65PrivateKey
 from markupsafe import escape
 
 from _report_browser import look
@@ -31,6 +31,7 @@ from veil.govern.report.model import (
     level_of,
 )
 from veil.ledger.proofs import SignedTreeHead
+from veil.ledger.signing import HeadSigner
 
 STAGES = ("collection", "ingestion", "storage", "processing", "analytics", "model_training",
           "release", "deletion")
@@ -88,9 +89,9 @@ def _heatmap(cells: tuple[Cell, ...]) -> Chart:
 
 @pytest.fixture(scope="module")
 def report() -> Report:
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    head = SignedTreeHead.sign(key, 42, bytes.fromhex(_hex("root")), "2025-06-30T12:00:00Z")
+    signer = HeadSigner(Ed25519PrivateKey.generate(), MLDSA65PrivateKey.generate())
+    public = signer.public(classical_until=0).to_bytes().hex()
+    head = SignedTreeHead.sign(signer, 42, bytes.fromhex(_hex("root")), "2025-06-30T12:00:00Z")
     cells = _cells()
     proof = {"kind": "inclusion", "head": head.to_dict(),
              "entry": {"seq": 17, "time": "2025-06-01T09:00:00Z", "actor": "alice",
@@ -169,7 +170,7 @@ def test_html_shows_every_finding_and_section(report: Report, page: str) -> None
         assert str(escape(finding.title)) in page
     for section in report.sections:
         assert f'id="sec-{section.id}"' in page
-    assert "Ed25519 signature valid" in page
+    assert "Ed25519 + ML-DSA-65 signature valid" in page
 
 
 def test_every_internal_link_resolves(page: str) -> None:

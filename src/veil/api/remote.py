@@ -41,7 +41,7 @@ from veil.errors import (
     WorkspaceBusyError,
     WorkspaceError,
 )
-from veil.ledger import Entry, SignedTreeHead, Verification
+from veil.ledger import Entry, LedgerKey, SignedTreeHead, Verification
 from veil.workspace.catalog import DatasetVersion
 
 __all__ = ["Remote", "RemoteError", "normalized"]
@@ -265,8 +265,8 @@ class RemoteLedger:
         return None if head is None else SignedTreeHead.from_dict(head)
 
     @property
-    def public_key(self) -> bytes:
-        return bytes.fromhex(self._published()["public_key"])
+    def key(self) -> LedgerKey:
+        return LedgerKey.from_bytes(bytes.fromhex(self._published()["public_key"]))
 
     def _published(self) -> dict[str, Any]:
         return self._remote.call("GET", "/audit/head")

@@ -13,6 +13,8 @@ from veil.cli.common import options, out, print_json
 from veil.errors import InputError
 from veil.ledger import (
     ConsistencyProof,
+    LedgerKey,
+    Policy,
     SignedTreeHead,
     proof_from_dict,
     verify_consistency,
@@ -139,10 +141,20 @@ def head(ctx: typer.Context) -> None:
 
 
 @app.command()
-def pubkey(ctx: typer.Context) -> None:
-    """Print the ledger's Ed25519 public key (hex), all a third party needs to check proofs."""
+def pubkey(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="The key's parts, named.")] = False,
+) -> None:
+    """Print the ledger's public key (hex), all a third party needs to check proofs: Ed25519,
+    the size of the last classical head and ML-DSA-65 (Ed25519 alone before the switch)."""
     with options(ctx).open() as ws:
-        out.print(ws.ledger.public_key.hex())
+        key = ws.ledger.key
+    if not as_json:
+        out.print(key.to_bytes().hex(), soft_wrap=True)
+        return
+    print_json({"key": key.to_bytes().hex(), "ed25519": key.ed25519.hex(),
+                "ml_dsa_65": key.ml_dsa.hex() if key.ml_dsa else None,
+                "classical_until": key.classical_until if key.hybrid else None})
 
 
 @app.command()
@@ -170,28 +182,38 @@ def prove(
 @app.command()
 def check(
     proof_file: Annotated[Path, typer.Argument(help="A proof from `veil audit prove`.")],
-    public_key: Annotated[str, typer.Option(help="Hex Ed25519 key, or a file holding it.")],
+    public_key: Annotated[str, typer.Option(
+        help="The ledger key (`veil audit pubkey`) in hex, or a file holding it.")],
     trusted: Annotated[Path | None, typer.Option(
         help="For consistency proofs: the head you recorded for the old size.")] = None,
+    classical_only: Annotated[bool, typer.Option(
+        "--classical-only", help="Check the Ed25519 signature alone (for a verifier without "
+        "ML-DSA); the result says so.")] = False,
 ) -> None:
     """Check a proof with only the ledger's public key; needs no workspace."""
-    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
     try:
-        key = bytes.fromhex(key_text.strip())
-    except ValueError:
-        raise InputError("--public-key must be hex or a file holding hex") from None
+        key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
+    except OSError:  # a hybrid key in hex is longer than a file name may be
+        key_text = public_key
+    try:
+        key = LedgerKey.from_bytes(bytes.fromhex(key_text.strip()))
+    except ValueError as exc:
+        raise InputError(f"--public-key must be a ledger key in hex, or a file holding one: "
+                         f"{exc}") from None
+    policy = Policy.CLASSICAL if classical_only else Policy.HYBRID
     proof = proof_from_dict(_read_json(proof_file, "proof"))
     if isinstance(proof, ConsistencyProof):
         old_root = None
         if trusted is not None:
             old = SignedTreeHead.from_dict(_read_json(trusted, "head"))
-            if old.size != proof.old_size or not old.is_valid(key):
+            if old.size != proof.old_size or not old.is_valid(key, policy):
                 raise InputError("the trusted head is not a valid head for the proof's old size")
             old_root = old.root
-        verify_consistency(proof, key, trusted_old_root=old_root)
-        out.print(f"[green]valid[/]: the log of {proof.old_size} entries is a prefix of the "
-                  f"signed log of {proof.head.size}")
+        assurance = verify_consistency(proof, key, trusted_old_root=old_root, policy=policy)
+        said = (f"the log of {proof.old_size} entries is a prefix of the signed log of "
+                f"{proof.head.size}")
     else:
-        verify_inclusion(proof, key)
-        out.print(f"[green]valid[/]: entry {proof.entry.seq} ({proof.entry.action} "
-                  f"{proof.entry.resource}) is in the signed log of {proof.head.size} entries")
+        assurance = verify_inclusion(proof, key, policy)
+        said = (f"entry {proof.entry.seq} ({proof.entry.action} {proof.entry.resource}) is in "
+                f"the signed log of {proof.head.size} entries")
+    out.print(f"[green]valid[/]: {said}; head signature checked: {assurance.value}")

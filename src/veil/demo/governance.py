@@ -63,7 +63,7 @@ def _erase(owner: Workspace, subject: str) -> list[tuple[str, str]]:
     """An erasure request: the receipt's inclusion proof checked with the public key alone,
     and what it flagged (DP models keep a bounded guarantee; other releases go stale)."""
     receipt = owner.requests.erase(subject)
-    verify_inclusion(proof_from_dict(receipt.proof), owner.ledger.public_key)
+    verify_inclusion(proof_from_dict(receipt.proof), owner.ledger.key)
     made = ", ".join(f"{d.dataset}: {d.rows} row(s) out, {len(d.shredded)} version(s) shredded"
                      for d in receipt.datasets)
     flagged = "; ".join(

@@ -356,7 +356,7 @@ def run_demo(
     def audit() -> str:
         result = ws.verify()
         ingest_seq = next(e.seq for e in ws.ledger.entries() if e.action == "dataset.ingest")
-        verify_inclusion(ws.ledger.prove_inclusion(ingest_seq), ws.ledger.public_key)
+        verify_inclusion(ws.ledger.prove_inclusion(ingest_seq), ws.ledger.key)
         return (f"{result.entries} entries verified; ingest entry {ingest_seq} proven with "
                 "the public key alone")
 

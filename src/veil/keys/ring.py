@@ -1,4 +1,4 @@
-"""The key ring: per-version data keys and the ledger signing key, wrapped under the master key.
+"""The key ring: per-version data keys and the ledger signing keys, wrapped under the master key.
 
 Envelope scheme (composed from ``cryptography``'s AES-256-GCM, no new primitive):
 ``wrapped = nonce(12) || AESGCM(master).encrypt(nonce, key, aad="veil-key-v1|" + key_id)``.
@@ -7,6 +7,11 @@ value (a constant sealed the same way) tells a wrong master key apart from a cor
 Rotation re-wraps every live key under a new master key in the caller's transaction; data files
 are untouched. Destroying a key deletes its wrapped bytes with ``secure_delete`` on, so the data
 it protected is gone for good (crypto-shredding).
+
+The ledger signs heads with two keys (:mod:`veil.ledger.signing`): Ed25519 (``ledger-signing``)
+and ML-DSA-65 (``ledger-signing-ml-dsa``, its 32-byte FIPS 204 seed). A workspace made before
+the hybrid heads has only the first; :meth:`KeyRing.add_ml_dsa_key` adds the second when the
+ledger switches.
 
 The pseudonym (HMAC) key has epochs: epoch 1 is ``pseudonym``, later ones ``pseudonym-<n>``.
 :meth:`KeyRing.add_pseudonym_epoch` starts a new one for new tokens; earlier epochs stay in the
@@ -23,6 +28,7 @@ from collections.abc import Callable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA65PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -49,6 +55,7 @@ _NONCE = 12
 _CHECK_ID = "master-check"
 _CHECK_PLAINTEXT = b"veil master key check v1"
 SIGNING_KEY_ID = "ledger-signing"
+ML_DSA_KEY_ID = "ledger-signing-ml-dsa"
 TLS_CA_KEY_ID = "federation-ca"  # kind 'signing': it signs certificates, never ledger heads
 PSEUDONYM_KEY_ID = "pseudonym"
 
@@ -81,6 +88,7 @@ class KeyRing:
     def __init__(self, conn: sqlite3.Connection, master: MasterKey) -> None:
         self._conn = conn
         self._master = master
+        self._ml_dsa: tuple[bytes, MLDSA65PrivateKey] | None = None
 
     # -- set-up -------------------------------------------------------------------------------
     @classmethod
@@ -91,6 +99,7 @@ class KeyRing:
         ring._store_master_meta(master)
         signing = Ed25519PrivateKey.generate().private_bytes_raw()
         ring._insert(SIGNING_KEY_ID, "signing", signing, now)
+        ring.add_ml_dsa_key(now)
         ring._insert(PSEUDONYM_KEY_ID, "pseudonym", os.urandom(32), now)
         return ring
 
@@ -183,12 +192,31 @@ class KeyRing:
             "UPDATE keys SET wrapped = NULL, destroyed = ? WHERE key_id = ?", (now, key_id)
         )
 
-    # -- signing key --------------------------------------------------------------------------
+    # -- signing keys -------------------------------------------------------------------------
     def signing_key(self) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(self._get(SIGNING_KEY_ID))
 
     def public_key_bytes(self) -> bytes:
         return self.signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def ml_dsa_key(self) -> MLDSA65PrivateKey | None:
+        """The ledger's ML-DSA-65 key, or None in a workspace that has not switched yet.
+
+        Expanding the seed costs more than an Ed25519 signature, so the key is kept while its
+        wrapped bytes are unchanged (a rolled-back switch or a rotation shows as a change)."""
+        row = self._conn.execute("SELECT wrapped FROM keys WHERE key_id = ?",
+                                 (ML_DSA_KEY_ID,)).fetchone()
+        if row is None:
+            return None
+        if self._ml_dsa is None or self._ml_dsa[0] != row[0]:
+            self._ml_dsa = (row[0], MLDSA65PrivateKey.from_seed_bytes(self._get(ML_DSA_KEY_ID)))
+        return self._ml_dsa[1]
+
+    def add_ml_dsa_key(self, now: str) -> MLDSA65PrivateKey:
+        """Make and wrap the ledger's ML-DSA-65 key (once: a second call fails on the key id)."""
+        key = MLDSA65PrivateKey.generate()
+        self._insert(ML_DSA_KEY_ID, "signing", key.private_bytes_raw(), now)
+        return key
 
     def tls_ca_key(self, now: str) -> tuple[bytes, str]:
         """The federation CA's private key (PKCS#8 DER) and when it was made; made (P-256) and

@@ -34,6 +34,7 @@ from veil._atomic import atomic_write
 from veil._lock import file_lock
 from veil.errors import IntegrityError, LedgerIntegrityError, RollbackError
 from veil.ledger.proofs import SignedTreeHead
+from veil.ledger.signing import LedgerKey
 
 __all__ = ["Anchor", "Anchors", "witness_file"]
 
@@ -58,11 +59,14 @@ class Anchor:
 class Anchors:
     """The head file beside the catalog plus the witness files."""
 
-    def __init__(self, head_path: Path, public_key: bytes,
+    def __init__(self, head_path: Path, public_key: bytes, key: Callable[[], LedgerKey],
                  witnesses: Sequence[tuple[Path, bool]] = ()) -> None:
-        """``witnesses``: (directory, required) pairs; a configured witness is required (its
-        file must exist), one named for a session only is written on first use."""
+        """``public_key``: the ledger's Ed25519 key, which names its witness files; ``key``:
+        the current (hybrid) key heads are checked with; ``witnesses``: (directory, required)
+        pairs; a configured witness is required (its file must exist), one named for a
+        session only is written on first use."""
         self.public_key = public_key
+        self._key = key
         self.lock_path = head_path.with_name(f".{head_path.name}.lock")
         self.anchors = [Anchor(head_path, f"the published head {head_path.name}", False)]
         needed: dict[Path, bool] = {}
@@ -102,11 +106,12 @@ class Anchors:
         """Every stored head, signature-checked (a missing witness file raises unless
         ``missing_ok``)."""
         found = []
+        key = self._key()
         for anchor in self.anchors:
             head = self.read(anchor, missing_ok=missing_ok)
             if head is None:
                 continue
-            if not head.is_valid(self.public_key):
+            if not head.is_valid(key):
                 raise LedgerIntegrityError(f"{anchor.label} has an invalid signature")
             found.append((anchor, head))
         return found

@@ -8,24 +8,40 @@ the catalog and optional witness directories, :mod:`veil.ledger.anchor`); a cata
 to an older state then refuses to open, and a write that would not extend the anchors is refused.
 Auditors should keep heads they are shown and pass them back as ``trusted`` heads: only an outside
 copy can prove that the workspace owner did not rewrite history as a whole.
+
+Heads are hybrid-signed (Ed25519 + ML-DSA-65, :mod:`veil.ledger.signing`). A workspace made
+before that switches on its next append: the ML-DSA key is made in the ring inside the same
+transaction, that head is the first co-signed one, and a :class:`~veil.ledger.proofs.Switch`
+(the last classical head and a consistency proof to the first hybrid one) is stored beside it.
+From then on a head without its ML-DSA signature is refused.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA65PrivateKey
 
-from veil.errors import LedgerIntegrityError, NotFoundError
+from veil._atomic import atomic_write
+from veil.errors import IntegrityError, LedgerIntegrityError, NotFoundError
 from veil.ledger import merkle
 from veil.ledger.anchor import Anchors
 from veil.ledger.entry import GENESIS, Entry, encode, params_json
-from veil.ledger.proofs import ConsistencyProof, InclusionProof, SignedTreeHead
+from veil.ledger.proofs import (
+    ConsistencyProof,
+    InclusionProof,
+    InvalidProof,
+    SignedTreeHead,
+    Switch,
+    proof_from_dict,
+)
+from veil.ledger.signing import HeadSigner, LedgerKey
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -52,6 +68,15 @@ CREATE TABLE IF NOT EXISTS ledger_head (
     time      TEXT NOT NULL,
     signature BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ledger_head_ml_dsa (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    size      INTEGER NOT NULL,
+    signature BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_switch (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    switch TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS ledger_by_resource ON ledger(resource, action);
 CREATE INDEX IF NOT EXISTS ledger_by_bind ON ledger(json_extract(params, '$.bind.name'));
 """
@@ -69,6 +94,14 @@ class Record:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+class SigningKeys(Protocol):
+    """Where the ledger's private keys live (the workspace's key ring)."""
+
+    def signing_key(self) -> Ed25519PrivateKey: ...
+    def ml_dsa_key(self) -> MLDSA65PrivateKey | None: ...
+    def add_ml_dsa_key(self, now: str) -> MLDSA65PrivateKey: ...
+
+
 @dataclass(frozen=True)
 class Verification:
     """What ``verify`` checked: entries, stored subtree nodes and heads (signed or trusted)."""
@@ -83,12 +116,20 @@ class Verification:
 class Ledger:
     """The workspace's audit ledger. Appends run inside the caller's transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, signing_key: Ed25519PrivateKey,
-                 head_path: Path, witnesses: Sequence[tuple[Path, bool]] = ()) -> None:
+    def __init__(self, conn: sqlite3.Connection, keys: SigningKeys, head_path: Path,
+                 witnesses: Sequence[tuple[Path, bool]] = (), *,
+                 key_file: Path | None = None) -> None:
+        """``key_file``: where the public :attr:`key` is published (hex), rewritten when the
+        workspace switches to hybrid heads."""
         self._conn = conn
-        self._key = signing_key
-        self.public_key = signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.anchors = Anchors(head_path, self.public_key, witnesses)
+        self._keys = keys
+        self._ed25519 = keys.signing_key()
+        self._key_file = key_file
+        self._switched = False
+        self.public_key = self._ed25519.public_key().public_bytes_raw()
+        """The Ed25519 half: the ledger's identity (witness file names), not enough to verify
+        hybrid heads; third parties verify with :attr:`key`."""
+        self.anchors = Anchors(head_path, self.public_key, lambda: self.key, witnesses)
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -97,9 +138,36 @@ class Ledger:
 
     def head(self) -> SignedTreeHead | None:
         row = self._conn.execute(
-            "SELECT size, root, time, signature FROM ledger_head WHERE id = 1"
+            "SELECT h.size, h.root, h.time, h.signature, p.signature FROM ledger_head h "
+            "LEFT JOIN ledger_head_ml_dsa p ON p.id = 1 AND p.size = h.size WHERE h.id = 1"
         ).fetchone()
         return SignedTreeHead(*row) if row else None
+
+    @property
+    def key(self) -> LedgerKey:
+        """The public key third parties verify heads and proofs with (``veil audit pubkey``):
+        Ed25519, plus ML-DSA-65 and the switch point once the workspace has switched."""
+        signer = self._signer()
+        switch = self.switch()
+        return signer.public(0 if switch is None else switch.classical.size)
+
+    def switch(self) -> Switch | None:
+        """The stored move to hybrid heads, for a workspace made before them (else None)."""
+        row = self._conn.execute("SELECT switch FROM ledger_switch WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        try:
+            data = json.loads(row[0])
+            proof = proof_from_dict(data["proof"])
+            if not isinstance(proof, ConsistencyProof):
+                raise InvalidProof
+            return Switch(SignedTreeHead.from_dict(data["classical"]), proof)
+        except (ValueError, KeyError, TypeError, IntegrityError):
+            raise LedgerIntegrityError("the ledger's stored switch to hybrid heads is "
+                                       "unreadable") from None
+
+    def _signer(self) -> HeadSigner:
+        return HeadSigner(self._ed25519, self._keys.ml_dsa_key())
 
     def entries(self, start: int = 1, stop: int | None = None) -> Iterator[Entry]:
         """Entries with ``start <= seq < stop``, in order."""
@@ -145,7 +213,7 @@ class Ledger:
     def authenticate(self, entry: Entry) -> None:
         """Prove ``entry`` is, unchanged, in the tree the signed head covers (O(log n))."""
         head = self._current_head()
-        ok = (head.is_valid(self.public_key) and entry.seq <= head.size
+        ok = (head.is_valid(self.key) and entry.seq <= head.size
               and entry.computed_hash() == entry.entry_hash
               and merkle.verify_inclusion(entry.entry_hash, entry.seq - 1, head.size,
                                           merkle.inclusion_path(self._lookup, entry.seq - 1,
@@ -184,7 +252,13 @@ class Ledger:
         return self.entry(self.size)
 
     def append_many(self, records: Sequence[Record], *, now: str) -> SignedTreeHead:
-        """Chain, hash and store ``records``, then sign one new tree head over all of them."""
+        """Chain, hash and store ``records``, then sign one new tree head over all of them
+        (switching to hybrid heads first if this ledger has no ML-DSA key yet)."""
+        signer = self._signer()
+        classical = None
+        if signer.ml_dsa is None:
+            classical = self.head()
+            signer = HeadSigner(self._ed25519, self._keys.add_ml_dsa_key(now))
         last = self._conn.execute(
             "SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1"
         ).fetchone()
@@ -205,12 +279,22 @@ class Ledger:
         )
         self._conn.executemany("INSERT INTO ledger_nodes(level, idx, hash) VALUES (?, ?, ?)",
                                nodes)
-        head = SignedTreeHead.sign(self._key, size, frontier.root(), now)
+        head = SignedTreeHead.sign(signer, size, frontier.root(), now)
         self._conn.execute(
             "INSERT OR REPLACE INTO ledger_head(id, size, root, time, signature) "
             "VALUES (1, ?, ?, ?, ?)",
             (head.size, head.root, head.time, head.signature),
         )
+        self._conn.execute(
+            "INSERT OR REPLACE INTO ledger_head_ml_dsa(id, size, signature) VALUES (1, ?, ?)",
+            (head.size, head.ml_dsa_signature))
+        if classical is not None:
+            proof = ConsistencyProof(classical.size, classical.root, head,
+                                     merkle.consistency_path(self._lookup, classical.size,
+                                                             head.size))
+            self._conn.execute("INSERT INTO ledger_switch(id, switch) VALUES (1, ?)",
+                               (json.dumps(Switch(classical, proof).to_dict()),))
+            self._switched = True
         return head
 
     def publish_head(self) -> None:
@@ -222,6 +306,9 @@ class Ledger:
         head = self.head()
         if head is not None:
             self.anchors.publish(head)
+        if self._switched and self._key_file is not None:
+            atomic_write(self._key_file, self.key.to_bytes().hex().encode() + b"\n")
+        self._switched = False
 
     # -- verification -------------------------------------------------------------------------
     def check_head(self) -> None:
@@ -249,8 +336,9 @@ class Ledger:
             if size:
                 raise LedgerIntegrityError("the ledger has entries but no signed tree head")
             return
-        if not head.is_valid(self.public_key):
-            raise LedgerIntegrityError("the signed tree head has an invalid signature")
+        if not head.is_valid(self.key):
+            raise LedgerIntegrityError("the signed tree head has an invalid signature (or "
+                                       "lacks its ML-DSA-65 half)")
         if head.size != size:
             msg = f"the signed tree head covers {head.size} entries but the ledger has {size}"
             raise LedgerIntegrityError(msg)
@@ -267,11 +355,18 @@ class Ledger:
         ``anchors`` is off: checking the catalog alone before a recovery) or any ``trusted``
         head. Raises ``LedgerIntegrityError`` naming the first problem found.
         """
-        head = self.head()
+        head, key, switch = self.head(), self.key, self.switch()
         checkpoints: dict[int, bytes] = {}
         anchored = [h for _, h in self.anchors.heads()] if anchors else []
+        if switch is not None:
+            try:
+                switch.verify(key)
+            except InvalidProof:
+                raise LedgerIntegrityError("the stored switch to hybrid heads does not "
+                                           "verify") from None
+            anchored += [switch.classical, switch.proof.head]
         for h in filter(None, [head, *anchored, *trusted]):
-            if not h.is_valid(self.public_key):
+            if not h.is_valid(key):
                 msg = f"a tree head of size {h.size} has an invalid signature"
                 raise LedgerIntegrityError(msg)
             if checkpoints.setdefault(h.size, h.root) != h.root:

@@ -1,7 +1,8 @@
 """Signed tree heads and the proofs a third party checks with nothing but the public key.
 
-A signed tree head (STH) commits to the first ``size`` entries: Ed25519 over
-``"veil-sth-v1" || size (8 bytes, big-endian) || root (32) || time (UTF-8)``. An auditor who keeps
+A signed tree head (STH) commits to the first ``size`` entries: Ed25519 and ML-DSA-65 over
+``size || root || time`` (heads from before a workspace's switch: Ed25519 alone; the messages,
+the key format and the downgrade rule are in :mod:`veil.ledger.signing`). An auditor who keeps
 the heads they were shown can later demand a consistency proof that the log only grew, and an
 inclusion proof that a given entry is in it (RFC 6962 section 2.1, verified per RFC 9162).
 Failed checks raise :class:`InvalidProof` and never say which check failed.
@@ -12,15 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-
 from veil.errors import IntegrityError
 from veil.ledger import merkle
 from veil.ledger.entry import Entry
+from veil.ledger.signing import Assurance, HeadSigner, LedgerKey, Policy
 
 
 class InvalidProof(IntegrityError):
@@ -32,8 +28,8 @@ class InvalidProof(IntegrityError):
         super().__init__("the proof does not verify against this public key")
 
 
-def _sth_message(size: int, root: bytes, time: str) -> bytes:
-    return b"veil-sth-v1" + size.to_bytes(8, "big") + root + time.encode()
+PublicKey = LedgerKey | bytes
+"""A :class:`LedgerKey` or its bytes (``veil audit pubkey``): a bare Ed25519 key or a hybrid one."""
 
 
 @dataclass(frozen=True)
@@ -41,31 +37,48 @@ class SignedTreeHead:
     size: int
     root: bytes
     time: str
-    signature: bytes
+    signature: bytes  # Ed25519
+    ml_dsa_signature: bytes | None = None  # ML-DSA-65; None on heads from before the switch
 
     @classmethod
-    def sign(cls, key: Ed25519PrivateKey, size: int, root: bytes, time: str) -> SignedTreeHead:
-        return cls(size, root, time, key.sign(_sth_message(size, root, time)))
+    def sign(cls, signer: HeadSigner, size: int, root: bytes, time: str) -> SignedTreeHead:
+        return cls(size, root, time, *signer.sign(size, root, time))
 
-    def is_valid(self, public_key: bytes) -> bool:
+    def verify(self, public_key: PublicKey, policy: Policy = Policy.HYBRID) -> Assurance:
+        """What this head's signatures establish under ``policy``; raises :class:`InvalidProof`
+        (saying nothing of which check failed) if they do not verify."""
         try:
-            Ed25519PublicKey.from_public_bytes(public_key).verify(
-                self.signature, _sth_message(self.size, self.root, self.time)
-            )
-        except (InvalidSignature, ValueError):
+            key = LedgerKey.of(public_key)
+        except ValueError:
+            raise InvalidProof from None
+        found = key.check(self.size, self.root, self.time, self.signature,
+                          self.ml_dsa_signature, policy)
+        if found is None:
+            raise InvalidProof
+        return found
+
+    def is_valid(self, public_key: PublicKey, policy: Policy = Policy.HYBRID) -> bool:
+        try:
+            self.verify(public_key, policy)
+        except InvalidProof:
             return False
         return True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"size": self.size, "root": self.root.hex(), "time": self.time,
-                "signature": self.signature.hex()}
+        found = {"size": self.size, "root": self.root.hex(), "time": self.time,
+                 "signature": self.signature.hex()}
+        if self.ml_dsa_signature is not None:
+            found["ml_dsa_signature"] = self.ml_dsa_signature.hex()
+        return found
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SignedTreeHead:
         try:
+            pq = data.get("ml_dsa_signature")
             return cls(int(data["size"]), bytes.fromhex(data["root"]), str(data["time"]),
-                       bytes.fromhex(data["signature"]))
-        except (KeyError, TypeError, ValueError):
+                       bytes.fromhex(data["signature"]),
+                       None if pq is None else bytes.fromhex(pq))
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise InvalidProof from None
 
 
@@ -111,29 +124,61 @@ def proof_from_dict(data: dict[str, Any]) -> InclusionProof | ConsistencyProof:
     raise InvalidProof
 
 
-def verify_inclusion(proof: InclusionProof, public_key: bytes) -> None:
-    """Check the head's signature, the entry's own hash and its audit path; raise if any fails."""
+def verify_inclusion(proof: InclusionProof, public_key: PublicKey,
+                     policy: Policy = Policy.HYBRID) -> Assurance:
+    """Check the head's signatures, the entry's own hash and its audit path; raise if any fails.
+    Returns what the head's signatures established (see :class:`Policy`)."""
     entry = proof.entry
+    assurance = proof.head.verify(public_key, policy)
     ok = (
-        proof.head.is_valid(public_key)
-        and entry.computed_hash() == entry.entry_hash
+        entry.computed_hash() == entry.entry_hash
         and merkle.verify_inclusion(entry.entry_hash, entry.seq - 1, proof.head.size,
                                     proof.path, proof.head.root)
     )
     if not ok:
         raise InvalidProof
+    return assurance
 
 
 def verify_consistency(
-    proof: ConsistencyProof, public_key: bytes, *, trusted_old_root: bytes | None = None
-) -> None:
+    proof: ConsistencyProof, public_key: PublicKey, *, trusted_old_root: bytes | None = None,
+    policy: Policy = Policy.HYBRID,
+) -> Assurance:
     """Check that the signed head extends the old tree. Pass the root you recorded earlier as
     ``trusted_old_root``; without it the proof only shows consistency with ``proof.old_root``."""
+    assurance = proof.head.verify(public_key, policy)
     ok = (
-        proof.head.is_valid(public_key)
-        and (trusted_old_root is None or trusted_old_root == proof.old_root)
+        (trusted_old_root is None or trusted_old_root == proof.old_root)
         and merkle.verify_consistency(proof.old_size, proof.head.size, proof.old_root,
                                       proof.head.root, proof.path)
     )
     if not ok:
         raise InvalidProof
+    return assurance
+
+
+@dataclass(frozen=True)
+class Switch:
+    """Where a workspace moved to hybrid heads: its last classical head and the proof that the
+    first hybrid head extends it, so the classical history is anchored under both signatures."""
+
+    classical: SignedTreeHead
+    proof: ConsistencyProof
+
+    def verify(self, public_key: PublicKey) -> None:
+        """Raise :class:`InvalidProof` unless the classical head is valid, is the one the key
+        names as its last (``classical_until``) and the hybrid head extends it."""
+        try:
+            key = LedgerKey.of(public_key)
+        except ValueError:
+            raise InvalidProof from None
+        self.classical.verify(key)
+        if (self.classical.ml_dsa_signature is not None
+                or key.classical_until != self.classical.size
+                or self.proof.old_size != self.classical.size):
+            raise InvalidProof
+        verify_consistency(self.proof, key, trusted_old_root=self.classical.root)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "switch", "classical": self.classical.to_dict(),
+                "proof": self.proof.to_dict()}

@@ -12,7 +12,7 @@ Layout of a workspace directory::
     veil.db            SQLite catalog (WAL): datasets, versions, wrapped keys, ledger, tree nodes
     vault/             one AES-256-GCM sealed Parquet file per dataset version
     ledger-head.json   the newest signed tree head, written after each commit (an anchor)
-    ledger.pub         the ledger's Ed25519 public key (raw, hex) for third-party verification
+    ledger.pub         the ledger's public key (Ed25519 + ML-DSA-65, hex) for third parties
 
 Directories are 0700 and files 0600 whatever the umask. Catalog rows that a guarantee depends on
 (budgets, spends, DP settings, versions, models, policies) are bound to ledger entries
@@ -188,7 +188,8 @@ class Store:
         self.conn = conn
         self.ring = ring
         self.vault = Vault(path / "vault")
-        self.ledger = Ledger(conn, ring.signing_key(), path / self.HEAD, witnesses)
+        self.ledger = Ledger(conn, ring, path / self.HEAD, witnesses,
+                             key_file=path / self.PUBLIC_KEY)
         # decrypted versions kept for DP queries and training, with facts that skip no-op work
         self.frames: OrderedDict[str, tuple[pl.DataFrame, int | None,
                                             dict[str, tuple[float, float]]]] = OrderedDict()
@@ -217,7 +218,7 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT INTO meta(key, value) VALUES ('format', ?)", (FORMAT,))
             ring = KeyRing.initialise(conn, master, stamp)
-            ledger = Ledger(conn, ring.signing_key(), staging / cls.HEAD)
+            ledger = Ledger(conn, ring, staging / cls.HEAD)
             extra = setup(conn) if setup is not None else {}
             ledger.append(Record("owner", "workspace.create", "workspace", "administration",
                                  {"format": FORMAT, "veil": __version__,
@@ -225,7 +226,7 @@ class Store:
                           now=stamp)
             conn.execute("COMMIT")
             ledger.publish_head()
-            atomic_write(staging / cls.PUBLIC_KEY, ledger.public_key.hex().encode() + b"\n")
+            atomic_write(staging / cls.PUBLIC_KEY, ledger.key.to_bytes().hex().encode() + b"\n")
             conn.close()
             if path.exists():
                 path.rmdir()

@@ -27,16 +27,20 @@ router = APIRouter(prefix="/audit", tags=["audit"], responses=PROBLEMS)
 MAX_ENTRIES = 500  # the most entries one page returns
 _AUDIT = needs(Operation.AUDIT)
 Hex = Annotated[str, Field(pattern=r"^([0-9a-f]{2})+$", max_length=256)]  # whole bytes
+MlDsaSignature = Annotated[str, Field(pattern=r"^([0-9a-f]{2})+$", max_length=2 * 3309)]
 
 
 class Head(Answer):
     """A signed tree head: the ledger's first ``size`` entries have Merkle root ``root``
-    (hex), signed with Ed25519 at ``time``."""
+    (hex), signed at ``time`` with Ed25519 and, since the workspace's switch to hybrid heads,
+    ML-DSA-65 too."""
 
     size: int
     root: str
     time: str
     signature: str
+    ml_dsa_signature: str | None = Field(default=None, description="ML-DSA-65 (hex); null "
+                                         "only on heads from before the switch")
 
 
 class TrustedHead(Body):
@@ -47,10 +51,10 @@ class TrustedHead(Body):
     root: Hex
     time: str = Field(min_length=1, max_length=64)
     signature: Hex
+    ml_dsa_signature: MlDsaSignature | None = None
 
     def signed(self) -> SignedTreeHead:
-        return SignedTreeHead(self.size, bytes.fromhex(self.root), self.time,
-                              bytes.fromhex(self.signature))
+        return SignedTreeHead.from_dict(self.model_dump())
 
 
 class Verify(Body):
@@ -112,8 +116,9 @@ class ConsistencyProof(Answer):
 
 class Published(Answer):
     head: Head | None = Field(description="null while the ledger is empty")
-    public_key: str = Field(description="the ledger's Ed25519 public key (hex): all a third "
-                            "party needs to check heads and proofs")
+    public_key: str = Field(description="the ledger's public key (hex): Ed25519, then the "
+                            "size of the last classical head and ML-DSA-65 (veil.ledger.signing)"
+                            "; all a third party needs to check heads and proofs")
 
 
 def _head(head: SignedTreeHead | None) -> Head | None:
@@ -188,6 +193,6 @@ async def head(caller: Current) -> Published:
     consistency proof against it shows the ledger only grew)."""
     def read(session: Session) -> Published:
         ledger = session.ledger
-        return Published(head=_head(ledger.head()), public_key=ledger.public_key.hex())
+        return Published(head=_head(ledger.head()), public_key=ledger.key.to_bytes().hex())
 
     return await caller.run(read)
