@@ -11,6 +11,10 @@ proof costs, all measured in one run on the same data.
    transaction (what a single workspace operation costs).
 3. ``verify()`` over the whole ledger.
 4. Inclusion and consistency proofs: time to make, time to verify, size.
+5. Signed tree heads: signing and verifying one, hybrid (Ed25519 + ML-DSA-65) against Ed25519
+   alone, median of many runs, and the ratio.
+6. Key sharing: wrapping a 32-byte data key for a recipient (X25519 + ML-KEM-768, HKDF,
+   AES-256-GCM: ``veil.keys.share.wrap``) and unwrapping it, median of many runs.
 """
 
 from __future__ import annotations
@@ -28,12 +32,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA65PrivateKey
 
 from bench._common import goal, timed, write_results
 from veil._atomic import fsync_path
 from veil.demo.data import generate_patients
 from veil.keys.master import MasterKey
-from veil.ledger import Record, verify_consistency, verify_inclusion
+from veil.keys.share import RecipientKey, unwrap, wrap
+from veil.ledger import Record, SignedTreeHead, verify_consistency, verify_inclusion
+from veil.ledger.signing import HeadSigner
 from veil.workspace.fingerprint import fingerprint
 from veil.workspace.workspace import Workspace
 
@@ -198,7 +206,7 @@ def _mean_ms(values: list[float]) -> float:
 
 def _proofs(ws: Workspace, count: int, seed: int = 11) -> dict[str, float]:
     ledger = ws.ledger
-    key = ledger.public_key
+    key = ledger.key
     size = ledger.size
     rng = random.Random(seed)
     make, check, json_bytes, path_bytes = [], [], [], []
@@ -281,6 +289,38 @@ def _ledger(tmp: Path, total: int, batch: int, single: int, proofs: int) -> dict
     return figures
 
 
+def _heads(repeat: int) -> dict[str, float]:
+    """Median time to sign and to verify one tree head, hybrid (Ed25519 + ML-DSA-65, what
+    every append and every check now pays) against Ed25519 alone, in ms, and their ratios."""
+    ed, ml = Ed25519PrivateKey.generate(), MLDSA65PrivateKey.generate()
+    root, when = os.urandom(32), _now()
+    figures: dict[str, float] = {"head_runs": repeat}
+    for label, signer in (("ed25519", HeadSigner(ed)), ("hybrid", HeadSigner(ed, ml))):
+        key = signer.public(classical_until=0)
+        head = SignedTreeHead.sign(signer, 1_000_000, root, when)
+        figures[f"head_sign_{label}_ms"] = timed(
+            lambda s=signer: SignedTreeHead.sign(s, 1_000_000, root, when), repeat).median * 1e3
+        figures[f"head_verify_{label}_ms"] = timed(
+            lambda h=head, k=key: h.verify(k), repeat).median * 1e3
+    for step in ("sign", "verify"):
+        figures[f"head_{step}_ratio"] = (figures[f"head_{step}_hybrid_ms"]
+                                         / figures[f"head_{step}_ed25519_ms"])
+    return figures
+
+
+def _sharing(repeat: int) -> dict[str, float]:
+    """Median share (wrap) and accept (unwrap) time of one 32-byte data key, in ms."""
+    recipient = RecipientKey.generate()
+    public, key, context = recipient.public, os.urandom(32), b"veil-share-v1|bench@1"
+    sender = os.urandom(16)
+    made = timed(lambda: wrap(key, public, context, sender=sender), repeat)
+    share = wrap(key, public, context, sender=sender)
+    opened = timed(lambda: unwrap(share, recipient), repeat)
+    assert unwrap(share, recipient).key == key
+    return {"share_runs": repeat, "share_wrap_ms": made.median * 1e3,
+            "share_unwrap_ms": opened.median * 1e3, "share_bytes": len(share)}
+
+
 def main(quick: bool = False) -> dict[str, Any]:
     rows = 50_000 if quick else 1_000_000
     repeat = 2 if quick else 5
@@ -295,6 +335,8 @@ def main(quick: bool = False) -> dict[str, Any]:
         del frame
         gc.collect()
         figures |= _ledger(tmp, total, batch=10_000, single=single, proofs=1_000)
+    figures |= _sharing(200 if quick else 2_000)
+    figures |= _heads(200 if quick else 2_000)
     figures["bench_seconds"] = time.perf_counter() - started
 
     goals = [

@@ -23,6 +23,7 @@ from veil.govern.purposes import LawfulBasis, Purpose, SpecialCondition
 from veil.govern.registry import Consents, Purposes, Requests, RetentionRules
 from veil.govern.retention import Retention
 from veil.keys import MasterKey
+from veil.keys.share import RecipientKey
 
 Op = Operation
 EVERYTHING = "everything"
@@ -94,6 +95,8 @@ def _calls(ws: Workspace, frame: pl.DataFrame, root: Path) -> dict[str, tuple]:
 
     token = frame["email"][0]
     parts = _model(ws)
+    recipient = RecipientKey.generate()
+    bundle = ws.share_key("patients", 1, recipient.public)
     return {
         "ingest": ({Op.INGEST}, lambda s: s.ingest(frame.head(5), "extra",
                                                   subject_id="patient_id", classify=False)),
@@ -135,6 +138,10 @@ def _calls(ws: Workspace, frame: pl.DataFrame, root: Path) -> dict[str, tuple]:
             master_key=MasterKey(os.urandom(32)))),
         "rotate_pseudonym_key": ({Op.KEY_ADMIN}, lambda s: s.rotate_pseudonym_key()),
         "issue_tls": ({Op.KEY_ADMIN}, lambda s: s.issue_tls(root / _unique("tls"))),
+        "key_inventory": ({Op.AUDIT}, lambda s: s.key_inventory()),
+        "share_key": ({Op.KEY_ADMIN}, lambda s: s.share_key("patients", 1, recipient.public)),
+        "accept_share": ({Op.INGEST}, lambda s: s.accept_share(bundle, recipient,
+                                                              name=_unique("shared"))),
         "record": ({Op.HE_MPC}, lambda s: s.record("he.evaluate", "patients@1", samples=1)),
         "verify": ({Op.AUDIT}, lambda s: s.verify()),
         "ledger": ({Op.AUDIT}, lambda s: s.ledger.size),
@@ -407,7 +414,8 @@ def test_every_cli_command_acts_through_a_guarded_session() -> None:
 
     from veil.cli.app import app
 
-    no_workspace = {"scan", "init", "demo", "keys generate", "audit check", "he keys",
+    no_workspace = {"scan", "init", "demo", "keys generate", "keys recipient new",
+                    "audit check", "he keys",
                     "he encrypt", "he decrypt", "he paillier keys", "he paillier add",
                     "he paillier decrypt", "zk keygen", "zk nonce", "zk prove-login",
                     "zk verify-login", "zk prove-age", "zk verify-age", "zk verify-member",

@@ -32,6 +32,8 @@
         ├── VaultIntegrityError    integrity.vault    a vault file fails authentication
         ├── LedgerIntegrityError   integrity.ledger   the audit ledger fails verification
         │   └── RollbackError      integrity.rollback an anchored head is ahead of the catalog
+        ├── InvalidShare           integrity.share    a key share cannot be opened; one message
+        │                                             for every cause (wrong key, any change)
         └── BoundStateError        integrity.state    budget, spend, settings, version, model,
                                                       purpose, consent, retention, lineage or
                                                       request rows differ from the ledger
@@ -166,6 +168,18 @@ class RollbackError(LedgerIntegrityError):
     """An anchored head proves the catalog once held more (or other) entries than now."""
 
     code = "integrity.rollback"
+
+
+class InvalidShare(IntegrityError):
+    """A key share (:mod:`veil.keys.share`) was refused: not for this recipient key, changed,
+    truncated or malformed. One fixed message for every cause, so a forger probing with altered
+    shares learns nothing about which check failed."""
+
+    code = "integrity.share"
+
+    def __init__(self) -> None:
+        super().__init__("the key share cannot be opened: it is damaged, altered or meant for "
+                         "another recipient key")
 
 
 class BoundStateError(IntegrityError):

@@ -44,13 +44,14 @@ from veil.govern.registry import Consents, Purposes, Requests, RetentionRules
 from veil.govern.report import compute as report_compute
 from veil.govern.report import policy as report_policy
 from veil.govern.report.model import Report
-from veil.keys import KeyRing, KeySource, MasterKey, admin
+from veil.keys import KeyRing, KeySource, MasterKey, admin, inventory
 from veil.keys import tls as tls_certs
+from veil.keys.share import RecipientKey, RecipientPublicKey
 from veil.ledger import Ledger, SignedTreeHead, Verification
 from veil.synth import service as synth_service
 from veil.train import service as train_service
 from veil.train.features import Encoding
-from veil.workspace import audit, datasets, sources
+from veil.workspace import audit, datasets, sharing, sources
 from veil.workspace.catalog import DatasetVersion
 from veil.workspace.store import Store
 
@@ -507,6 +508,13 @@ class Session:
         return made
 
     # -- keys ----------------------------------------------------------------------------------
+    def key_inventory(self) -> list[inventory.KeyInfo]:
+        """Every key the workspace holds and every algorithm its operations use, each with its
+        quantum exposure (see :mod:`veil.keys.inventory`): an ``audit`` right, since it holds
+        names, kinds and dates only, never key bytes."""
+        self._allow(Operation.AUDIT)
+        return inventory.inventory(self._store)
+
     def rotate_keys(self, *, passphrase: str | None = None,
                     key_file: str | os.PathLike[str] | None = None,
                     master_key: MasterKey | None = None) -> int:
@@ -532,6 +540,24 @@ class Session:
         """A server certificate from the workspace's CA; see :func:`veil.keys.admin.issue_tls`."""
         return admin.issue_tls(self._store, self._allow(Operation.KEY_ADMIN), directory,
                                hosts=hosts, days=days)
+
+    def share_key(self, name: str, version: int, recipient: RecipientPublicKey) -> bytes:
+        """A bundle giving ``recipient`` this one version (its data key, wrapped with hybrid
+        X25519 + ML-KEM-768, and its sealed file): a ``key_admin`` right over every column,
+        since the recipient reads them all. See :mod:`veil.workspace.sharing`."""
+        record = self._store.version(name, version)
+        scope = self._allow(Operation.KEY_ADMIN, record=record, columns=list(record.schema))
+        return sharing.share(self._store, scope, record, recipient)
+
+    def accept_share(self, bundle: bytes, recipient: RecipientKey, *,
+                     name: str | None = None) -> DatasetVersion:
+        """Import a share bundle made for ``recipient`` as the next version of ``name`` (by
+        default the shared dataset's name): an ``ingest`` right. Destroying that version
+        crypto-shreds the copy; see :mod:`veil.workspace.sharing`."""
+        incoming = sharing.open_bundle(bundle, recipient)
+        target = incoming.offer.dataset if name is None else name
+        scope = self._allow(Operation.INGEST, dataset=target)
+        return sharing.accept(self._store, scope, incoming, target)
 
     # -- audit and integrity -------------------------------------------------------------------
     def record(self, action: str, resource: str, **params: Any) -> int:

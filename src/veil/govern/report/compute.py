@@ -7,12 +7,13 @@ from collections import Counter
 from datetime import datetime
 
 from veil.errors import InputError
-from veil.govern.report import ai_act, ccpa, figures, gdpr, hipaa
+from veil.govern.report import ai_act, ccpa, figures, gdpr, hipaa, quantum
 from veil.govern.report.evidence import Citations
 from veil.govern.report.facts import Facts, gather
 from veil.govern.report.matrix import RISKS, STAGES, Scorer, matrix
 from veil.govern.report.model import Cell, Report, Section, Table
 from veil.govern.report.policy import ReportPolicy
+from veil.keys import inventory
 from veil.workspace.store import Store
 
 __all__ = ["KINDS", "build"]
@@ -80,6 +81,7 @@ def _summary(kind: str, facts: Facts, cells: tuple[Cell, ...],
             f"{levels[x]} {x}" for x in ("critical", "high", "medium", "low") if levels[x]))
         lines += [f"highest: {STAGES[c.stage]} x {RISKS[c.risk]} = {c.score} ({c.level})"
                   for c in worst]
+    lines.append(f"keys: {inventory.summary(facts.inventory).verdict}")
     if kind != "risk":
         lines.append("findings: " + ", ".join(f"{n} {x.replace('_', ' ')}"
                                               for x, n in statuses.most_common()))
@@ -94,8 +96,8 @@ def build(store: Store, kind: str, policy: ReportPolicy, *, now: datetime | None
     facts = gather(store, now=now)
     scorer = Scorer(facts, policy, Citations())
     cells = matrix(scorer)
-    sections = (_risk_sections(scorer, cells) if kind == "risk"
-                else _SECTIONS[kind](scorer, cells))
+    sections = (*(_risk_sections(scorer, cells) if kind == "risk"
+                  else _SECTIONS[kind](scorer, cells)), quantum.section(scorer))
     with_matrix = kind in ("risk", "gdpr")
     charts = (*((figures.heatmap(cells),) if with_matrix else ()),
               *(_CHARTS[c](facts, policy) for c in dict.fromkeys(

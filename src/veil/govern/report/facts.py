@@ -24,6 +24,8 @@ from veil.govern import purposes as purpose_registry
 from veil.govern.ai_act import IntendedUse
 from veil.govern.purposes import Purpose
 from veil.govern.retention import Retention
+from veil.keys.inventory import KeyInfo
+from veil.keys.inventory import inventory as key_inventory
 from veil.ledger import Entry, SignedTreeHead
 from veil.workspace import audit
 from veil.workspace.catalog import VERSION_COLUMNS, DatasetVersion
@@ -92,6 +94,7 @@ class Facts:
     keys: list[dict[str, Any]]
     rules: list[tuple[str, ...]]
     uses: dict[str, IntendedUse] = field(default_factory=dict)
+    inventory: list[KeyInfo] = field(default_factory=list)  # keys and their quantum exposure
 
     # -- the ledger --------------------------------------------------------------------------
     @cached_property
@@ -282,7 +285,7 @@ def gather(store: Store, *, now: datetime | None = None) -> Facts:
                    "USING (dataset_id) ORDER BY d.name, v.version")]
         facts = Facts(
             workspace=store.path.name, now=when, head=head,
-            public_key=store.ledger.public_key, verified=verified,
+            public_key=store.ledger.key.to_bytes(), verified=verified,
             entries=entries, versions=versions, models=_models(store),
             attacks=_attacks(store), purposes=purpose_registry.all(store),
             consent=_consent(store, when),
@@ -320,6 +323,7 @@ def gather(store: Store, *, now: datetime | None = None) -> Facts:
             rules=list(_rows(store, "SELECT ptype, v0, v1, v2, v3, v4, v5, v6 "
                                     "FROM access_rules ORDER BY ptype, v0, v1, v2")),
             uses=uses,
+            inventory=key_inventory(store),
         )
     finally:
         store.conn.execute("COMMIT")

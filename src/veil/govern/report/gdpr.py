@@ -202,7 +202,8 @@ def _security(s: Scorer, cells: tuple[Cell, ...]) -> Section:
                      _cells(cells, ("storage", "leakage"))),
         Finding("gdpr.32.keys", "Key inventory", "info",
                 f"{len(data_keys)} data keys, {shredded} crypto-shredded; keys never touch "
-                "disk unwrapped"),
+                "disk unwrapped; each key's quantum exposure is under Keys and quantum "
+                "exposure"),
         s.from_cells("gdpr.32.access", "Access control and MFA (Art. 32(1)(b))",
                      _cells(cells, ("storage", "unauthorised_access"),
                             ("analytics", "unauthorised_access"))),

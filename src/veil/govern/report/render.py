@@ -50,6 +50,8 @@ def _environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["human"] = lambda name: str(name).replace("_", " ")
     env.filters["anchor"] = lambda name: re.sub(r"[^A-Za-z0-9_.-]+", "-", str(name))
+    # a key id, hash or path too long for a column: may break anywhere, not widen the page
+    env.tests["unbroken"] = lambda text: any(len(word) > 24 for word in str(text).split())
     return env
 
 
@@ -117,10 +119,12 @@ def _signature(report: Report) -> tuple[bool, str]:
         key = bytes.fromhex(report.public_key)
     except (InvalidProof, ValueError):
         return False, "the signed head or the ledger key in this report is unreadable"
-    if head.is_valid(key):
-        return True, (f"Ed25519 signature valid for ledger key {report.public_key[:16]}… "
-                      "(compare with `veil audit pubkey`)")
-    return False, "the signature does NOT verify against the ledger key in this report"
+    try:
+        assurance = head.verify(key)
+    except InvalidProof:
+        return False, "the signature does NOT verify against the ledger key in this report"
+    return True, (f"{assurance.value} signature valid for ledger key {report.public_key[:16]}… "
+                  "(compare with `veil audit pubkey`)")
 
 
 # --- JSON ---------------------------------------------------------------------------------
