@@ -24,6 +24,7 @@ ML-DSA support check Ed25519 alone; the :class:`Assurance` returned says which w
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -96,9 +97,14 @@ class LedgerKey:
     def hybrid(self) -> bool:
         return self.ml_dsa is not None
 
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - keys are few, small and immutable
     def check(self, size: int, root: bytes, time: str, signature: bytes,
               ml_dsa_signature: bytes | None, policy: Policy = Policy.HYBRID) -> Assurance | None:
-        """The assurance a head with these fields has under ``policy``, or None if it fails."""
+        """The assurance a head with these fields has under ``policy``, or None if it fails.
+
+        Remembered per key and head: a commit checks the anchored heads it just published,
+        and every bound-row lookup the current head, so the same pair comes back again and
+        again, and a pure function of immutable bytes may answer from memory."""
         hybrid = ml_dsa_signature is not None
         if not hybrid and size > self.classical_until:
             return None  # a classical head after the switch: a downgrade
