@@ -123,7 +123,8 @@ def test_demo_runs_end_to_end(tmp_path):
     again = veil("demo", "--patients", "2000", "--workspace", "demo-ws", cwd=tmp_path,
                  check=False)
     assert again.returncode == 2 and "--overwrite" in again.stderr
-    veil("demo", "--patients", "2000", "--workspace", "demo-ws", "--overwrite", cwd=tmp_path)
+    # what --overwrite deletes and keeps is tested on a short demo (test_demo_overwrite.py);
+    # a second full run here would only double this test's 70 s
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.txt").write_text("keep me")
     refused = veil("demo", "--workspace", "notes", "--overwrite", cwd=tmp_path, check=False)
